@@ -1,0 +1,3 @@
+"""WhatsApp Cloud API commerce bot."""
+
+__version__ = "0.1.0"

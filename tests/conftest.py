@@ -1,0 +1,87 @@
+"""Shared fixtures: a real PostgreSQL database and a real Redis db index per test.
+
+The services come from TEST_DATABASE_URL / TEST_REDIS_URL (defaults: local PostgreSQL as
+``postgres`` and Redis db 15). An unreachable service fails the tests; it never skips them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+
+from bot.migrate import migrate
+
+ADMIN_DSN = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+TEMPLATE_DB = f"wbot_test_template_{os.getpid()}"
+
+
+def _dsn_for(database: str) -> str:
+    base, _, _ = ADMIN_DSN.rpartition("/")
+    return f"{base}/{database}"
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def template_database() -> Iterator[str]:
+    """A database migrated once per test run; each test gets a copy of it."""
+
+    async def create() -> None:
+        await _admin(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}"')
+        await _admin(f'CREATE DATABASE "{TEMPLATE_DB}"')
+        await migrate(_dsn_for(TEMPLATE_DB))
+
+    asyncio.run(create())
+    yield TEMPLATE_DB
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def database_url(template_database: str) -> AsyncIterator[str]:
+    """DSN of a fresh, migrated database that is dropped after the test."""
+    name = f"wbot_test_{uuid.uuid4().hex[:12]}"
+    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    try:
+        yield _dsn_for(name)
+    finally:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def pg_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=10)
+    assert pool is not None
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return REDIS_URL
+
+
+@pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    """A client on the test db index, flushed before and after the test."""
+    client: aioredis.Redis = aioredis.Redis.from_url(redis_url)
+    await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.flushdb()
+        await client.aclose()
