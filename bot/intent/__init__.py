@@ -1,0 +1,1 @@
+"""Intent detection: our own taps, then AI providers behind breakers, then keywords."""
