@@ -10,15 +10,30 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
+from bot.botlink import InProcessLink, dev_settings, in_process_bot
+from bot.devservices import answers_postgres, answers_redis, ensure_services
 from bot.migrate import migrate
+from bot.settings import Settings
 
-ADMIN_DSN = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+def _test_services() -> tuple[str, str]:
+    """Local services, or embedded ones on a machine with only Python (never a skip)."""
+    admin = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    if asyncio.run(answers_postgres(admin)) and asyncio.run(answers_redis(redis_url)):
+        return admin, redis_url
+    services = ensure_services(redis_url, admin, folder=ROOT / ".embedded", database="postgres")
+    return services.database_url, services.redis_url.rsplit("/", 1)[0] + "/15"
+
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_DSN, REDIS_URL = _test_services()
 TEMPLATE_DB = f"wbot_test_template_{os.getpid()}"
 
 
@@ -85,3 +100,22 @@ async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     finally:
         await client.flushdb()
         await client.aclose()
+
+
+@pytest.fixture
+def bot_settings(database_url: str, redis_url: str, redis_client: aioredis.Redis) -> Settings:
+    """Settings for an in-process bot on this test's database and Redis index."""
+    return dev_settings(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        BOT_WORKERS="4",
+        BOT_INBOX_POLL_MS="100",
+        BOT_RECORD_FILE="",
+    )
+
+
+@pytest.fixture
+async def bot(bot_settings: Settings) -> AsyncIterator[InProcessLink]:
+    """A running bot (webhook, workers, Graph sink) in this process."""
+    async with in_process_bot(bot_settings) as link:
+        yield link

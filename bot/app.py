@@ -1,0 +1,96 @@
+"""The ASGI application: routes, and the lifespan that builds and tears down ``Deps``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from bot import health, webhook
+from bot.deps import Deps, build_deps
+from bot.housekeeping import housekeeping
+from bot.pipeline import build_pipeline
+from bot.processing import Processor
+from bot.settings import Settings
+from bot.workers import InboxWorkers
+
+__all__ = ["create_app", "running"]
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings,
+    *,
+    graph_transport: httpx.AsyncBaseTransport | None = None,
+    start_workers: bool = True,
+) -> AsyncIterator[Deps]:
+    """Build every dependency, start the inbox workers, and clean up afterwards."""
+    deps = await build_deps(settings, graph_transport=graph_transport)
+    processor = Processor(deps, build_pipeline())
+    deps.workers = InboxWorkers(
+        settings.database_url,
+        processor.process,
+        processor.resume,
+        concurrency=settings.workers,
+        poll_interval_s=settings.inbox_poll_ms / 1000,
+    )
+    if settings.allow_unsigned_webhooks:
+        log.warning(
+            "BOT_ALLOW_UNSIGNED_WEBHOOKS is on: unsigned POSTs are accepted (development only)"
+        )
+    chores: asyncio.Task[None] | None = None
+    if start_workers:
+        await deps.workers.start()
+        chores = asyncio.create_task(housekeeping(deps), name="housekeeping")
+    try:
+        yield deps
+    finally:
+        if chores is not None:
+            chores.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await chores
+        await deps.workers.stop()
+        await deps.aclose()
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    deps: Deps | None = None,
+    graph_transport: httpx.AsyncBaseTransport | None = None,
+) -> Starlette:
+    """The app; with ``deps`` given (tests), the caller owns their lifecycle."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if deps is not None:
+            app.state.deps = deps
+            yield
+            return
+        async with running(
+            settings or Settings.from_env(), graph_transport=graph_transport
+        ) as built:
+            app.state.deps = built
+            yield
+
+    app = Starlette(
+        routes=[
+            Route("/webhook", webhook.verify, methods=["GET"]),
+            Route("/webhook", webhook.receive, methods=["POST"]),
+            Route("/health", health.alive, methods=["GET"]),
+            Route("/ready", health.ready, methods=["GET"]),
+            Route("/health/storage", health.storage, methods=["GET"]),
+            Route("/metrics", health.metrics, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    if deps is not None:
+        app.state.deps = deps
+    return app

@@ -1,0 +1,41 @@
+"""Customer records: created on first contact, touched on every message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+__all__ = ["CustomerRecord", "set_language", "touch_customer"]
+
+_TOUCH = """
+INSERT INTO customers (customer, wa_id, user_id, name, last_inbound_at)
+VALUES ($1, $2, $3, $4, now())
+ON CONFLICT (customer) DO UPDATE SET
+    name = COALESCE(EXCLUDED.name, customers.name),
+    wa_id = COALESCE(customers.wa_id, EXCLUDED.wa_id),
+    user_id = COALESCE(customers.user_id, EXCLUDED.user_id),
+    last_inbound_at = now(), updated_at = now()
+RETURNING tier, language, total_orders, (xmax = 0) AS created
+"""
+_SET_LANGUAGE = "UPDATE customers SET language = $2, updated_at = now() WHERE customer = $1"
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRecord:
+    tier: str
+    language: str | None
+    total_orders: int
+    created: bool
+
+
+async def touch_customer(
+    pool: asyncpg.Pool, *, customer: str, wa_id: str | None, user_id: str | None, name: str | None
+) -> CustomerRecord:
+    row = await pool.fetchrow(_TOUCH, customer, wa_id, user_id, name)
+    assert row is not None  # INSERT … RETURNING always returns the row
+    return CustomerRecord(row["tier"], row["language"], row["total_orders"], row["created"])
+
+
+async def set_language(pool: asyncpg.Pool, customer: str, language: str) -> None:
+    await pool.execute(_SET_LANGUAGE, customer, language)

@@ -1,0 +1,96 @@
+"""Everything a request or a worker needs, built once per process."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import asyncpg
+import httpx
+import redis.asyncio as aioredis
+
+from bot.config import LiveConfig
+from bot.inbox import InboxWriter
+from bot.outbound import OutboundLog
+from bot.ratelimit import RateLimiter, TierLimits, load_tier_limits
+from bot.recorder import Recorder, RecordingGraph
+from bot.sessions import SessionStore
+from bot.settings import Settings
+from bot.whatsapp.graph import GraphClient, SendResult
+from bot.workers import InboxWorkers
+
+__all__ = ["Deps", "GraphSender", "build_deps"]
+
+
+class GraphSender(Protocol):
+    async def send(self, body: Mapping[str, Any]) -> SendResult: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(slots=True, kw_only=True)
+class Deps:
+    settings: Settings
+    pool: asyncpg.Pool
+    redis: aioredis.Redis
+    graph: GraphSender
+    outbound: OutboundLog
+    inbox: InboxWriter
+    config: LiveConfig
+    sessions: SessionStore
+    limiter: RateLimiter
+    tiers: dict[str, TierLimits]
+    recorder: Recorder | None = None
+    workers: InboxWorkers = field(init=False)
+
+    def tier_limits(self, tier: str) -> TierLimits:
+        return self.tiers.get(tier) or self.tiers["new"]
+
+    async def reload(self) -> None:
+        """Re-read what operators change in tables other than system_config."""
+        self.tiers = await load_tier_limits(self.pool)
+
+    async def aclose(self) -> None:
+        await self.config.stop()
+        await self.inbox.aclose()
+        await self.graph.aclose()
+        await self.redis.aclose()
+        await self.pool.close()
+        if self.recorder is not None:
+            self.recorder.close()
+
+
+async def build_deps(
+    settings: Settings, *, graph_transport: httpx.AsyncBaseTransport | None = None
+) -> Deps:
+    pool = await asyncpg.create_pool(settings.database_url, min_size=2, max_size=20)
+    redis: aioredis.Redis = aioredis.Redis.from_url(
+        settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
+    )
+    graph: GraphSender = GraphClient(
+        settings.graph_api_url,
+        settings.whatsapp_phone_number_id,
+        settings.whatsapp_access_token,
+        transport=graph_transport,
+    )
+    recorder = Recorder(Path(settings.record_file)) if settings.record_file else None
+    if recorder is not None:
+        graph = RecordingGraph(graph, recorder)
+    config = LiveConfig()
+    await config.load(pool)
+    await config.start(settings.database_url)
+    return Deps(
+        settings=settings,
+        pool=pool,
+        redis=redis,
+        graph=graph,
+        outbound=OutboundLog(pool),
+        inbox=InboxWriter(pool),
+        config=config,
+        sessions=SessionStore(pool, redis, config),
+        limiter=RateLimiter(redis),
+        tiers=await load_tier_limits(pool),
+        recorder=recorder,
+    )

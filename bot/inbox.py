@@ -1,0 +1,157 @@
+"""The durable inbox: inbound messages are stored here before the webhook answers 200.
+
+Concurrent webhook requests hand their messages to one writer task that inserts them in
+batches (group commit): under load one round trip stores many requests, and ids follow
+arrival order within a process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import orjson
+
+from bot.whatsapp.events import InboundMessage
+
+__all__ = ["InboxWriter", "PendingMessage", "fetch_pending", "mark_done", "mark_failed_attempt"]
+
+log = logging.getLogger(__name__)
+
+_INSERT = """
+INSERT INTO inbound_messages (wamid, customer, phone_number_id, type, sent_at, envelope)
+SELECT m.wamid, m.customer, m.phone_number_id, m.type, m.sent_at, m.envelope::jsonb
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
+     WITH ORDINALITY AS m(wamid, customer, phone_number_id, type, sent_at, envelope, ord)
+ORDER BY m.ord
+ON CONFLICT (wamid) DO NOTHING
+RETURNING wamid
+"""
+
+_FETCH_PENDING = """
+SELECT id, wamid, envelope, attempts FROM inbound_messages
+WHERE customer = $1 AND state = 'pending'
+ORDER BY id
+LIMIT $2
+"""
+
+_MARK_DONE = """
+UPDATE inbound_messages
+SET state = 'done', processed_at = now(), attempts = attempts + 1,
+    rate_limit_exceeded = $2
+WHERE id = $1
+"""
+
+_MARK_ATTEMPT = """
+UPDATE inbound_messages
+SET attempts = attempts + 1, error = $2,
+    state = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE 'pending' END,
+    processed_at = CASE WHEN attempts + 1 >= $3 THEN now() ELSE NULL END
+WHERE id = $1
+RETURNING state
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingMessage:
+    id: int
+    wamid: str
+    envelope: dict[str, object]
+    attempts: int
+
+
+def _sent_at(message: InboundMessage) -> datetime | None:
+    return datetime.fromtimestamp(message.timestamp, UTC) if message.timestamp > 0 else None
+
+
+def _jsonb_text(envelope: Mapping[str, Any]) -> str:
+    # jsonb cannot hold U+0000; a customer who sends one still gets stored (as U+FFFD), never
+    # a 503 loop in which Meta redelivers the same body for days.
+    return orjson.dumps(envelope).decode().replace("\\u0000", "\\ufffd")
+
+
+class InboxWriter:
+    """Stores inbound messages durably; `store` returns the ones that were new (not redeliveries)."""
+
+    def __init__(self, pool: asyncpg.Pool, *, max_batch: int = 500) -> None:
+        self._pool = pool
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[tuple[Sequence[InboundMessage], asyncio.Future[set[str]]]] = (
+            asyncio.Queue()
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def store(self, messages: Sequence[InboundMessage]) -> list[InboundMessage]:
+        if not messages:
+            return []
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="inbox-writer")
+        future: asyncio.Future[set[str]] = asyncio.get_running_loop().create_future()
+        await self._queue.put((messages, future))
+        new_ids = await future
+        return [m for m in messages if m.id in new_ids]
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            size = len(batch[0][0])
+            while size < self._max_batch and not self._queue.empty():
+                item = self._queue.get_nowait()
+                batch.append(item)
+                size += len(item[0])
+            try:
+                new_ids = await self._insert([m for messages, _ in batch for m in messages])
+            except Exception as exc:  # every waiting request must hear about it (→ 503)
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(new_ids)
+
+    async def _insert(self, messages: list[InboundMessage]) -> set[str]:
+        rows = await self._pool.fetch(
+            _INSERT,
+            [m.id for m in messages],
+            [m.customer for m in messages],
+            [m.phone_number_id for m in messages],
+            [m.type for m in messages],
+            [_sent_at(m) for m in messages],
+            [_jsonb_text(m.envelope) for m in messages],
+        )
+        return {row["wamid"] for row in rows}
+
+
+async def fetch_pending(
+    conn: asyncpg.Connection, customer: str, limit: int = 20
+) -> list[PendingMessage]:
+    rows = await conn.fetch(_FETCH_PENDING, customer, limit)
+    return [
+        PendingMessage(r["id"], r["wamid"], orjson.loads(r["envelope"]), r["attempts"])
+        for r in rows
+    ]
+
+
+async def mark_done(conn: asyncpg.Connection, message_id: int, *, rate_limited: bool) -> None:
+    await conn.execute(_MARK_DONE, message_id, rate_limited)
+
+
+async def mark_failed_attempt(
+    conn: asyncpg.Connection, message_id: int, error: str, max_attempts: int
+) -> str:
+    """Count a failed attempt; return the new state ('pending' to retry, or 'failed')."""
+    state: str = await conn.fetchval(_MARK_ATTEMPT, message_id, error[:500], max_attempts)
+    return state

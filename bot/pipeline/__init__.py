@@ -1,0 +1,31 @@
+"""The stage order, written once."""
+
+from __future__ import annotations
+
+from bot.brain import route
+from bot.pipeline.core import Context, Handler, compose
+from bot.pipeline.guards import check_maintenance, check_rate_limit, load_session
+from bot.pipeline.intent import detect_intent
+from bot.pipeline.stages import guard_errors, load_customer
+
+__all__ = ["Context", "build_pipeline"]
+
+
+def build_pipeline() -> Handler:
+    return compose(
+        [
+            # Outermost: whatever fails below is logged once and answered with one apology.
+            guard_errors,
+            # Tier and language, which every later stage reads.
+            load_customer,
+            # Per-tier limits before any costly work; a refused message is still stored.
+            check_rate_limit,
+            # Operators can pause the shop; it still answers, politely.
+            check_maintenance,
+            # Loaded only now: the worker holds the customer's lock, and the rest needs state.
+            load_session,
+            # Taps on our own buttons map straight to intents; text goes to the detectors.
+            detect_intent,
+        ],
+        route,
+    )

@@ -1,0 +1,42 @@
+"""Stages that frame every message: error guard and customer context."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.customers import touch_customer
+from bot.logs import mask
+from bot.pipeline.core import Context, Handler
+from bot.whatsapp import messages
+
+__all__ = ["guard_errors", "load_customer"]
+
+log = logging.getLogger(__name__)
+
+
+async def guard_errors(ctx: Context, call_next: Handler) -> None:
+    try:
+        await call_next(ctx)
+    except Exception:
+        # Logged once here with the message id; the customer gets one apology, not silence.
+        log.exception(
+            "message processing failed",
+            extra={"wamid": ctx.message.id, "customer": mask(ctx.customer)},
+        )
+        ctx.outbox.clear()
+        ctx.reply(messages.text(ctx.customer, ctx.texts.error_fallback))
+
+
+async def load_customer(ctx: Context, call_next: Handler) -> None:
+    message = ctx.message
+    record = await touch_customer(
+        ctx.deps.pool,
+        customer=message.customer,
+        wa_id=message.wa_id,
+        user_id=message.user_id,
+        name=message.name,
+    )
+    ctx.tier = record.tier
+    ctx.language = record.language or "es"
+    ctx.is_new_customer = record.created
+    await call_next(ctx)

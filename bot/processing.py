@@ -1,0 +1,70 @@
+"""What a worker does with one stored message: pipeline, then one commit, then the replies."""
+
+from __future__ import annotations
+
+import logging
+
+import asyncpg
+
+from bot import outbox
+from bot.deps import Deps
+from bot.inbox import PendingMessage, mark_done, mark_failed_attempt
+from bot.logs import mask
+from bot.pipeline.core import Context, Handler
+from bot.whatsapp import messages
+from bot.whatsapp.events import InboundMessage
+from bot.whatsapp.parse import parse_body
+
+__all__ = ["Processor"]
+
+log = logging.getLogger(__name__)
+
+
+def _reparse(envelope: dict[str, object]) -> InboundMessage | None:
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "", "changes": [{"field": "messages", "value": envelope}]}],
+    }
+    found = [e for e in parse_body(body) if isinstance(e, InboundMessage)]
+    return found[0] if found else None
+
+
+class Processor:
+    def __init__(self, deps: Deps, pipeline: Handler) -> None:
+        self._deps = deps
+        self._pipeline = pipeline
+
+    async def resume(self, conn: asyncpg.Connection, customer: str) -> bool:
+        """Send replies a previous run committed but did not get out (crash, Graph outage)."""
+        return await outbox.flush(conn, customer, self._deps.graph, self._deps.outbound)
+
+    async def process(self, conn: asyncpg.Connection, pending: PendingMessage) -> bool:
+        message = _reparse(pending.envelope)
+        if message is None:  # stored before a parser change made it unreadable: keep, skip
+            await mark_done(conn, pending.id, rate_limited=False)
+            return True
+        ctx = Context(message=message, deps=self._deps)
+        try:
+            await self._pipeline(ctx)
+            if ctx.outbox:
+                # Blue ticks first, then the answer: the customer sees we read them.
+                ctx.outbox.insert(0, messages.mark_read(message.id, typing=True))
+            async with conn.transaction():
+                if ctx.session is not None:
+                    await self._deps.sessions.save(conn, ctx.session)
+                await self._deps.outbound.enqueue(conn, message.customer, message.id, ctx.outbox)
+                await mark_done(conn, pending.id, rate_limited=ctx.rate_limited)
+            if ctx.session is not None:
+                await self._deps.sessions.cache(ctx.session)
+        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+            raise  # the worker reconnects; the message stays pending
+        except Exception as exc:
+            state = await mark_failed_attempt(
+                conn, pending.id, repr(exc), self._deps.settings.max_attempts
+            )
+            log.exception(
+                "message attempt failed",
+                extra={"wamid": message.id, "customer": mask(message.customer), "state": state},
+            )
+            return False
+        return await outbox.flush(conn, message.customer, self._deps.graph, self._deps.outbound)

@@ -1,0 +1,136 @@
+"""Configuration from environment variables, validated once at start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+__all__ = ["DEFAULT_GRAPH_API_URL", "Settings", "SettingsError"]
+
+DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v23.0"
+_T = TypeVar("_T")
+
+
+class SettingsError(ValueError):
+    """A missing or invalid setting; the message names the variable."""
+
+
+def _url(schemes: tuple[str, ...]) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in schemes:
+            raise ValueError(
+                f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}"
+            )
+        return value.rstrip("/") if parts.scheme.startswith("http") else value
+
+    return check
+
+
+def _bool(value: str) -> bool:
+    folded = value.strip().lower()
+    if folded in ("1", "true", "yes", "on"):
+        return True
+    if folded in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError("must be a positive whole number")
+    return number
+
+
+def _level(value: str) -> str:
+    upper = value.strip().upper()
+    if upper not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+    return upper
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str
+    redis_url: str
+    whatsapp_app_secret: str = field(repr=False)
+    whatsapp_verify_token: str = field(repr=False)
+    whatsapp_access_token: str = field(repr=False)
+    whatsapp_phone_number_id: str
+    graph_api_url: str = DEFAULT_GRAPH_API_URL
+    log_level: str = "INFO"
+    # Development only: accept POSTs without X-Hub-Signature-256 (logged loudly at start).
+    allow_unsigned_webhooks: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 16
+    inbox_poll_ms: int = 500
+    max_attempts: int = 5
+    record_file: str = ""
+    catalog_id: str = ""
+    shop_name: str = "Tienda Demo"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read every setting; raise SettingsError naming the first bad variable."""
+        source = os.environ if env is None else env
+        required: dict[str, Callable[[str], Any]] = {
+            "database_url": _url(("postgresql", "postgres")),
+            "redis_url": _url(("redis", "rediss", "unix")),
+            "whatsapp_app_secret": _text,
+            "whatsapp_verify_token": _text,
+            "whatsapp_access_token": _text,
+            "whatsapp_phone_number_id": _text,
+        }
+        optional: dict[str, Callable[[str], Any]] = {
+            "graph_api_url": _url(("http", "https")),
+            "log_level": _level,
+            "allow_unsigned_webhooks": _bool,
+            "host": _text,
+            "port": _positive_int,
+            "workers": _positive_int,
+            "inbox_poll_ms": _positive_int,
+            "max_attempts": _positive_int,
+            "record_file": str,
+            "catalog_id": str,
+            "shop_name": _text,
+        }
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            name = spec.name
+            env_name = "BOT_" + name.upper() if name in _BOT_PREFIXED else name.upper()
+            raw = source.get(env_name)
+            if raw is None or (raw == "" and name in required):
+                if name in required:
+                    raise SettingsError(f"{env_name} is not set")
+                continue
+            parse = required.get(name) or optional[name]
+            try:
+                values[name] = parse(raw)
+            except ValueError as exc:
+                raise SettingsError(f"{env_name} is invalid: {exc}") from None
+        return cls(**values)
+
+
+# Names that would be too generic alone in the environment get a BOT_ prefix.
+_BOT_PREFIXED = frozenset(
+    {
+        "host",
+        "port",
+        "workers",
+        "inbox_poll_ms",
+        "max_attempts",
+        "record_file",
+        "allow_unsigned_webhooks",
+    }
+)

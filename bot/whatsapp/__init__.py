@@ -1,0 +1,1 @@
+"""WhatsApp Cloud API: webhook parsing and the Graph API client."""

@@ -1,0 +1,157 @@
+"""In-process workers that drain the inbox, one customer at a time, in arrival order.
+
+Ordering across processes: a worker processes a customer only while it holds a PostgreSQL
+session advisory lock on that customer. The lock lives on the worker's own connection, so
+a crashed or killed process releases it at once, and its unprocessed messages (still
+``pending`` in the inbox) are taken by the next worker that polls, here or in another
+instance, without Meta redelivering anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+
+from bot.inbox import PendingMessage, fetch_pending
+
+__all__ = ["InboxWorkers", "ProcessFn"]
+
+log = logging.getLogger(__name__)
+
+# Called with the worker's connection (which holds the customer's lock) and one message.
+ProcessFn = Callable[[asyncpg.Connection, PendingMessage], Awaitable[bool]]
+# Called when the lock is first taken, e.g. to send replies a crash left unsent.
+ResumeFn = Callable[[asyncpg.Connection, str], Awaitable[bool]]
+
+_POLL = """
+SELECT customer FROM (
+    SELECT customer, min(id) AS first FROM inbound_messages
+    WHERE state = 'pending' GROUP BY customer
+    UNION ALL
+    SELECT customer, min(id) FROM outbound_messages
+    WHERE status = 'pending' AND updated_at < now() - interval '2 seconds' GROUP BY customer
+) AS waiting
+GROUP BY customer ORDER BY min(first) LIMIT $1
+"""
+_TRY_LOCK = "SELECT pg_try_advisory_lock(hashtextextended($1, 7301442))"
+_UNLOCK = "SELECT pg_advisory_unlock(hashtextextended($1, 7301442))"
+
+
+class InboxWorkers:
+    def __init__(
+        self,
+        dsn: str,
+        process: ProcessFn,
+        resume: ResumeFn,
+        *,
+        concurrency: int = 16,
+        poll_interval_s: float = 0.5,
+    ) -> None:
+        self._dsn = dsn
+        self._process = process
+        self._resume = resume
+        self._concurrency = concurrency
+        self._poll_interval_s = poll_interval_s
+        self._ready: asyncio.Queue[str] = asyncio.Queue()
+        self._scheduled: set[str] = set()
+        self._active: set[str] = set()
+        self._dirty: set[str] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._idle = asyncio.Event()
+
+    def notify(self, customer: str) -> None:
+        """A new message for ``customer`` was stored: schedule it now instead of at the next poll."""
+        if customer in self._active:
+            self._dirty.add(customer)
+        elif customer not in self._scheduled:
+            self._scheduled.add(customer)
+            self._ready.put_nowait(customer)
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._worker(n), name=f"inbox-worker-{n}")
+            for n in range(self._concurrency)
+        ]
+        self._tasks.append(asyncio.create_task(self._poller(), name="inbox-poller"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def drain(self, timeout_s: float = 10.0) -> None:
+        """Wait until nothing is scheduled or running here (tests and the replay use it)."""
+        async with asyncio.timeout(timeout_s):
+            # Polling is fine for a helper that tests and replays call between steps.
+            while self._scheduled or self._active or not self._ready.empty():  # noqa: ASYNC110
+                await asyncio.sleep(0.005)
+
+    async def _poller(self) -> None:
+        # Safety net for messages no notify() announced: other instances, restarts, retries.
+        while True:
+            try:
+                conn = await asyncpg.connect(self._dsn)
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("inbox poller cannot connect: %s", exc)
+                await asyncio.sleep(self._poll_interval_s)
+                continue
+            try:
+                while True:
+                    for row in await conn.fetch(_POLL, 200):
+                        self.notify(row["customer"])
+                    await asyncio.sleep(self._poll_interval_s)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("inbox poller lost its connection: %s", exc)
+            finally:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+
+    async def _worker(self, number: int) -> None:
+        while True:
+            try:
+                conn = await asyncpg.connect(self._dsn)
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("inbox worker %d cannot connect: %s", number, exc)
+                await asyncio.sleep(self._poll_interval_s)
+                continue
+            try:
+                while True:
+                    customer = await self._ready.get()
+                    self._active.add(customer)
+                    self._scheduled.discard(customer)
+                    try:
+                        await self._serve(conn, customer)
+                    finally:
+                        self._active.discard(customer)
+                        if customer in self._dirty:  # announced while we were unlocking
+                            self._dirty.discard(customer)
+                            self.notify(customer)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("inbox worker %d lost its connection: %s", number, exc)
+            finally:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+
+    async def _serve(self, conn: asyncpg.Connection, customer: str) -> None:
+        if not await conn.fetchval(_TRY_LOCK, customer):
+            return  # another worker or instance has this customer; it drains the backlog
+        try:
+            if not await self._resume(conn, customer):
+                return  # replies still waiting on the Graph API; keep order, retry at next poll
+            while True:
+                self._dirty.discard(customer)
+                batch = await fetch_pending(conn, customer)
+                for message in batch:
+                    if not await self._process(conn, message):
+                        return  # failed attempt: retried at the next poll, order kept
+                if not batch and customer not in self._dirty:
+                    return
+        finally:
+            await conn.execute(_UNLOCK, customer)

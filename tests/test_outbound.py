@@ -1,0 +1,220 @@
+"""The outbound message log and the outbox flush, on a real PostgreSQL database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+import httpx
+import pytest
+
+from bot.outbound import OutboundLog
+from bot.outbox import flush
+from bot.whatsapp.events import ErrorInfo, StatusUpdate
+from bot.whatsapp.graph import GraphClient, SendResult
+from bot.whatsapp.sink import GraphSink, create_sink_app
+
+CUSTOMER = "5491122334455"
+TEXT = {"messaging_product": "whatsapp", "to": CUSTOMER, "type": "text", "text": {"body": "Hola"}}
+READ = {"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.IN1"}
+TYPING = {**READ, "typing_indicator": {"type": "text"}}
+
+
+async def _no_sleep(seconds: float) -> None:
+    pass
+
+
+@pytest.fixture
+def sink() -> GraphSink:
+    return GraphSink()
+
+
+@pytest.fixture
+def log(pg_pool: asyncpg.Pool) -> OutboundLog:
+    return OutboundLog(pg_pool)
+
+
+@pytest.fixture
+async def graph(sink: GraphSink) -> AsyncIterator[GraphClient]:
+    client = GraphClient(
+        "http://graph.test/v23.0",
+        "106540352242922",
+        "token",
+        transport=httpx.ASGITransport(app=create_sink_app(sink)),
+        max_attempts=3,
+        sleep=_no_sleep,
+    )
+    yield client
+    await client.aclose()
+
+
+async def store(
+    pool: asyncpg.Pool, log: OutboundLog, prefix: str, *bodies: dict[str, object]
+) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await log.enqueue(conn, CUSTOMER, prefix, bodies)
+
+
+async def send_pending(pool: asyncpg.Pool, graph: GraphClient, log: OutboundLog) -> bool:
+    async with pool.acquire() as conn:
+        return await flush(conn, CUSTOMER, graph, log)
+
+
+def status(wamid: str, name: str, at: int = 1_700_000_000, code: int | None = None) -> StatusUpdate:
+    errors = (ErrorInfo(code=code, title=f"error {code}", details="why"),) if code else ()
+    return StatusUpdate(
+        id=wamid,
+        status=name,
+        recipient=CUSTOMER,
+        timestamp=at,
+        phone_number_id="106540352242922",
+        errors=errors,
+    )
+
+
+async def rows(pool: asyncpg.Pool) -> list[asyncpg.Record]:
+    found: list[asyncpg.Record] = await pool.fetch("SELECT * FROM outbound_messages ORDER BY id")
+    return found
+
+
+async def logged(pool: asyncpg.Pool, wamid: str) -> asyncpg.Record:
+    row = await pool.fetchrow("SELECT * FROM outbound_log WHERE wamid = $1", wamid)
+    assert row is not None
+    return row
+
+
+async def current(pool: asyncpg.Pool, wamid: str) -> asyncpg.Record:
+    row = await pool.fetchrow("SELECT * FROM message_statuses WHERE wamid = $1", wamid)
+    assert row is not None
+    return row
+
+
+async def sent(log: OutboundLog, wamid: str) -> int:
+    """A message recorded as accepted under a wamid of our choosing."""
+    async with log._pool.acquire() as conn:
+        await log.enqueue(conn, CUSTOMER, wamid, [TEXT])
+        ((row_id, _),) = await log.pending(conn, CUSTOMER)
+    await log.record(row_id, SendResult(True, wamid, 200, None, None, 1))
+    return row_id
+
+
+# --- sending -----------------------------------------------------------------------------------
+
+
+async def test_replies_stored_twice_are_sent_once(
+    graph: GraphClient, log: OutboundLog, sink: GraphSink, pg_pool: asyncpg.Pool
+) -> None:
+    await store(pg_pool, log, "wamid.IN1", READ, TEXT)
+    await store(pg_pool, log, "wamid.IN1", READ, TEXT)  # the same message processed again
+    assert await send_pending(pg_pool, graph, log)
+    assert await send_pending(pg_pool, graph, log)
+    assert [r.body for r in sink.requests] == [READ, TEXT]
+    found = await rows(pg_pool)
+    assert [(r["idempotency_key"], r["kind"], r["status"]) for r in found] == [
+        ("wamid.IN1:0", "read", "accepted"),
+        ("wamid.IN1:1", "text", "accepted"),
+    ]
+    assert found[0]["wamid"] is None and found[1]["wamid"].startswith("wamid.")
+
+
+async def test_kinds_are_logged(log: OutboundLog, pg_pool: asyncpg.Pool) -> None:
+    await store(pg_pool, log, "wamid.IN2", TEXT, READ, TYPING)
+    assert [r["kind"] for r in await rows(pg_pool)] == ["text", "read", "typing"]
+
+
+async def test_failed_send_is_recorded_and_not_repeated(
+    graph: GraphClient, log: OutboundLog, sink: GraphSink, pg_pool: asyncpg.Pool
+) -> None:
+    sink.fail_next(1, http_status=400, code=131047, title="(#131047) Re-engagement message")
+    await store(pg_pool, log, "k1", TEXT)
+    assert await send_pending(pg_pool, graph, log)  # nothing left waiting: it failed for good
+    (row,) = await rows(pg_pool)
+    assert (row["status"], row["error_code"], row["http_status"]) == ("failed", 131047, 400)
+    assert row["error_title"].startswith("(#131047) Re-engagement message")
+    assert await send_pending(pg_pool, graph, log)
+    assert sink.requests == [] and len(sink.rejected) == 1
+
+
+async def test_retryable_failure_stays_pending_and_blocks_later_replies(
+    graph: GraphClient, log: OutboundLog, sink: GraphSink, pg_pool: asyncpg.Pool
+) -> None:
+    sink.fail_next(3)
+    await store(pg_pool, log, "k1", TEXT, READ)
+    assert not await send_pending(pg_pool, graph, log)
+    first, second = await rows(pg_pool)
+    assert (first["status"], first["error_code"], first["attempts"]) == ("pending", 130429, 3)
+    assert second["attempts"] == 0  # order kept: nothing overtook the first reply
+    assert await send_pending(pg_pool, graph, log)
+    first, second = await rows(pg_pool)
+    assert (first["status"], first["attempts"]) == ("accepted", 4)
+    assert second["status"] == "accepted"
+    assert [r.body for r in sink.requests] == [TEXT, READ]
+
+
+# --- delivery statuses -------------------------------------------------------------------------
+
+
+async def test_statuses_never_move_backwards(log: OutboundLog, pg_pool: asyncpg.Pool) -> None:
+    await sent(log, "wamid.A")
+    for name, at in (("sent", 1), ("read", 3), ("delivered", 2)):
+        await log.apply_status(status("wamid.A", name, 1_700_000_000 + at))
+    row = await current(pg_pool, "wamid.A")
+    assert row["status"] == "read"
+    assert row["status_at"] == datetime.fromtimestamp(1_700_000_003, UTC)
+    assert (await logged(pg_pool, "wamid.A"))["status"] == "read"
+
+
+async def test_read_before_sent_stays_read(log: OutboundLog, pg_pool: asyncpg.Pool) -> None:
+    await sent(log, "wamid.A")
+    await log.apply_status(status("wamid.A", "read"))
+    await log.apply_status(status("wamid.A", "sent"))
+    assert (await logged(pg_pool, "wamid.A"))["status"] == "read"
+
+
+async def test_failed_is_terminal_and_keeps_its_code(
+    log: OutboundLog, pg_pool: asyncpg.Pool
+) -> None:
+    await sent(log, "wamid.A")
+    await log.apply_status(status("wamid.A", "delivered"))
+    await log.apply_status(status("wamid.A", "failed", code=131047))
+    await log.apply_status(status("wamid.A", "read"))
+    await log.apply_status(status("wamid.A", "failed", code=131026))
+    row = await logged(pg_pool, "wamid.A")
+    assert (row["status"], row["error_code"], row["error_title"]) == (
+        "failed",
+        131047,
+        "error 131047",
+    )
+
+
+async def test_status_for_unknown_wamid_waits_for_the_send(
+    log: OutboundLog, pg_pool: asyncpg.Pool
+) -> None:
+    # The webhook can beat the send call's answer: keep the status until the wamid is recorded.
+    await log.apply_status(status("wamid.EARLY", "delivered"))
+    assert (await current(pg_pool, "wamid.EARLY"))["status"] == "delivered"
+    assert await pg_pool.fetchval("SELECT count(*) FROM outbound_log") == 0
+    row_id = await sent(log, "wamid.EARLY")
+    row = await logged(pg_pool, "wamid.EARLY")
+    assert (row["id"], row["status"], row["customer"]) == (row_id, "delivered", CUSTOMER)
+
+
+async def test_a_batch_is_merged_per_wamid(log: OutboundLog, pg_pool: asyncpg.Pool) -> None:
+    await log.apply_statuses(
+        [
+            status("wamid.A", "sent"),
+            status("wamid.B", "sent"),
+            status("wamid.A", "read"),
+            status("wamid.A", "delivered"),
+            status("wamid.B", "sent"),  # a redelivered webhook
+            status("wamid.C", "failed", code=131049),
+        ]
+    )
+    await log.apply_statuses([])
+    found = await pg_pool.fetch("SELECT wamid, status, error_code FROM message_statuses ORDER BY 1")
+    assert [tuple(r) for r in found] == [
+        ("wamid.A", "read", None),
+        ("wamid.B", "sent", None),
+        ("wamid.C", "failed", 131049),
+    ]
