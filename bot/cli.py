@@ -79,9 +79,30 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _local_services() -> None:
+    """Point DATABASE_URL/REDIS_URL at found or embedded services, migrated (as `make run`)."""
+    import os
+
+    from bot.devservices import DevServicesError, ensure_services
+    from bot.migrate import migrate
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        services = ensure_services(
+            os.environ.get("REDIS_URL"), os.environ.get("DATABASE_URL"), folder=root / ".embedded"
+        )
+    except DevServicesError as exc:
+        print(f"bot: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    os.environ.update({"DATABASE_URL": services.database_url, "REDIS_URL": services.redis_url})
+    asyncio.run(migrate(services.database_url))
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from bot.replay import replay_files
 
+    if not args.url:
+        _local_services()
     return asyncio.run(
         replay_files([Path(f) for f in args.files], url=args.url, sink_url=args.sink_url)
     )

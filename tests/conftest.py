@@ -7,6 +7,7 @@ The services come from TEST_DATABASE_URL / TEST_REDIS_URL (defaults: local Postg
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -64,15 +65,49 @@ def template_database() -> Iterator[str]:
     asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)'))
 
 
-@pytest.fixture
-async def database_url(template_database: str) -> AsyncIterator[str]:
-    """DSN of a fresh, migrated database that is dropped after the test."""
+@pytest.fixture(scope="session")
+def shop_template_database(template_database: str) -> Iterator[str]:
+    """The migrated database plus the demo catalogue (data/catalog_demo.csv)."""
+    name = f"{template_database}_shop"
+
+    async def create() -> None:
+        from bot.commerce.catalog_import import import_csv
+
+        await _admin(f'DROP DATABASE IF EXISTS "{name}"')
+        await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+        pool = await asyncpg.create_pool(_dsn_for(name), min_size=1, max_size=4)
+        try:
+            await import_csv(pool, ROOT / "data" / "catalog_demo.csv")
+        finally:
+            await pool.close()
+
+    asyncio.run(create())
+    yield name
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextlib.asynccontextmanager
+async def _database_copy(template: str) -> AsyncIterator[str]:
     name = f"wbot_test_{uuid.uuid4().hex[:12]}"
-    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     try:
         yield _dsn_for(name)
     finally:
         await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def database_url(template_database: str) -> AsyncIterator[str]:
+    """DSN of a fresh, migrated database that is dropped after the test."""
+    async with _database_copy(template_database) as dsn:
+        yield dsn
+
+
+@pytest.fixture
+async def shop_database_url(shop_template_database: str) -> AsyncIterator[str]:
+    """Like database_url, with the demo catalogue loaded."""
+    async with _database_copy(shop_template_database) as dsn:
+        yield dsn
 
 
 @pytest.fixture
@@ -102,9 +137,7 @@ async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
         await client.aclose()
 
 
-@pytest.fixture
-def bot_settings(database_url: str, redis_url: str, redis_client: aioredis.Redis) -> Settings:
-    """Settings for an in-process bot on this test's database and Redis index."""
+def _bot_settings(database_url: str, redis_url: str) -> Settings:
     return dev_settings(
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
@@ -115,7 +148,26 @@ def bot_settings(database_url: str, redis_url: str, redis_client: aioredis.Redis
 
 
 @pytest.fixture
+def bot_settings(database_url: str, redis_url: str, redis_client: aioredis.Redis) -> Settings:
+    """Settings for an in-process bot on this test's database and Redis index."""
+    return _bot_settings(database_url, redis_url)
+
+
+@pytest.fixture
+def shop_settings(shop_database_url: str, redis_url: str, redis_client: aioredis.Redis) -> Settings:
+    """Settings for an in-process bot whose database holds the demo catalogue."""
+    return _bot_settings(shop_database_url, redis_url)
+
+
+@pytest.fixture
 async def bot(bot_settings: Settings) -> AsyncIterator[InProcessLink]:
     """A running bot (webhook, workers, Graph sink) in this process."""
     async with in_process_bot(bot_settings) as link:
+        yield link
+
+
+@pytest.fixture
+async def shop_bot(shop_settings: Settings) -> AsyncIterator[InProcessLink]:
+    """A running bot in this process, with the demo catalogue loaded."""
+    async with in_process_bot(shop_settings) as link:
         yield link

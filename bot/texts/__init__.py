@@ -32,6 +32,20 @@ class Texts:
     window_hour: str
     window_day: str
     window_burst: str
+    # Sent outside a conversation turn (payment notifications, operator status changes).
+    payment_received: str
+    order_status_changed: str
+    status_pending_payment: str
+    status_paid: str
+    status_preparing: str
+    status_shipped: str
+    status_delivered: str
+    status_cancelled: str
+
+    def status_name(self, status: str) -> str:
+        """Customer-facing name of an order status."""
+        name = getattr(self, f"status_{status}", None)
+        return name if isinstance(name, str) else status
 
 
 def texts_for(language: str | None) -> Texts:

@@ -35,4 +35,12 @@ TEXTS = Texts(
     window_hour="per hour",
     window_day="today",
     window_burst="in a row",
+    payment_received="✅ We received your payment for order *{order}*! We'll let you know when it ships.",
+    order_status_changed="📦 Your order *{order}* is now: *{status}*.",
+    status_pending_payment="awaiting payment",
+    status_paid="paid",
+    status_preparing="being prepared",
+    status_shipped="on its way",
+    status_delivered="delivered",
+    status_cancelled="cancelled",
 )

@@ -37,4 +37,12 @@ TEXTS = Texts(
     window_hour="por hora",
     window_day="hoy",
     window_burst="seguidos",
+    payment_received="✅ ¡Recibimos tu pago del pedido *{order}*! Te avisaremos cuando salga.",
+    order_status_changed="📦 Tu pedido *{order}* ahora está: *{status}*.",
+    status_pending_payment="pendiente de pago",
+    status_paid="pagado",
+    status_preparing="en preparación",
+    status_shipped="en camino",
+    status_delivered="entregado",
+    status_cancelled="cancelado",
 )
