@@ -17,7 +17,6 @@ __all__ = [
     "category_cache",
     "intent_cache",
     "rate_limit",
-    "rate_notice",
     "session",
 ]
 
@@ -32,11 +31,6 @@ BREAKER_PROBE_TTL_MS = 10_000
 def rate_limit(customer: str) -> str:
     """Hash of sliding-window counters for one customer (fields ``<window_ms>:<bucket>``)."""
     return f"{PREFIX}rl:{{{customer}}}"
-
-
-def rate_notice(customer: str, window: str) -> str:
-    """Marker that the over-limit notice for ``window`` was already sent."""
-    return f"{PREFIX}rl:{{{customer}}}:notice:{window}"
 
 
 def session(customer: str) -> str:
