@@ -151,6 +151,11 @@ def _parser() -> argparse.ArgumentParser:
     dev = add("dev", cmd_dev, "start services, migrate, load demo data, run bot and Graph sink")
     dev.add_argument("--port", type=int, default=8080)
     dev.add_argument("--sink-port", type=int, default=8081)
+    from bot.admin_cli import add_admin_parsers
+    from bot.commerce.orders_cli import add_orders_parser
+
+    add_admin_parsers(sub)
+    add_orders_parser(sub)
     return parser
 
 

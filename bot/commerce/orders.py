@@ -1,0 +1,205 @@
+"""Checkout: a cart becomes an order in one transaction, or nothing changes at all.
+
+The transaction checks the confirming message's wamid first (a redelivered confirmation
+returns the order it placed), locks the products in id order, re-reads their prices,
+reserves stock with conditional updates, re-checks and counts the discount code, and
+writes the order with its items. Reading orders and changing their status live in
+``order_status``; they are re-exported here so callers need one module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import orjson
+
+from bot.commerce.order_status import (
+    BY_ID,
+    BY_WAMID,
+    ORDER_STATUSES,
+    OrderError,
+    OrderSummary,
+    fetch_orders,
+    get_order,
+    list_orders,
+    recent_orders,
+    set_status,
+)
+from bot.commerce.pricing import (
+    DISCOUNT_FOR_UPDATE,
+    PRODUCTS_FOR_UPDATE,
+    Discount,
+    QuoteLine,
+    evaluate_discount,
+    make_quote,
+    merge_lines,
+    normalize_code,
+    price_lines,
+    shipping_option,
+    short_lines,
+    subtotal_of,
+)
+from bot.sessions import CartLine
+
+__all__ = [
+    "ORDER_STATUSES",
+    "PAYMENT_METHODS",
+    "CheckoutRequest",
+    "OrderError",
+    "OrderSummary",
+    "OutOfStock",
+    "Placed",
+    "get_order",
+    "list_orders",
+    "place_order",
+    "recent_orders",
+    "set_status",
+]
+
+PAYMENT_METHODS = ("cash_on_delivery", "bank_transfer", "payment_link")
+
+# The rows are already locked (PRODUCTS_FOR_UPDATE) and checked; the condition still guards
+# against ever selling more than there is.
+_RESERVE = """
+UPDATE products p
+SET stock = p.stock - u.quantity,
+    availability = CASE WHEN p.stock = u.quantity THEN 'out of stock' ELSE p.availability END,
+    updated_at = now()
+FROM unnest($1::bigint[], $2::int[]) AS u(id, quantity)
+WHERE p.id = u.id AND p.stock >= u.quantity
+"""
+_USE_DISCOUNT = "UPDATE discount_codes SET uses = uses + 1 WHERE code = $1"
+_INSERT_ORDER = """
+INSERT INTO orders (customer, subtotal, shipping_cost, discount, total, currency, payment_method,
+                    delivery_address, delivery_option, discount_code, source_wamid)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11)
+RETURNING id
+"""
+_INSERT_ITEMS = """
+INSERT INTO order_items (order_id, product_id, retailer_id, name, quantity, unit_price)
+SELECT $1, u.product_id, u.retailer_id, u.name, u.quantity, u.unit_price
+FROM unnest($2::bigint[], $3::text[], $4::text[], $5::int[], $6::numeric[])
+     WITH ORDINALITY AS u(product_id, retailer_id, name, quantity, unit_price, ord)
+ORDER BY u.ord
+"""
+_COUNT_ORDER = (
+    "UPDATE customers SET total_orders = total_orders + 1, updated_at = now() WHERE customer = $1"
+)
+_WAMID_CONSTRAINT = "orders_source_wamid_key"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutRequest:
+    customer: str
+    lines: tuple[CartLine, ...]
+    address: dict[str, Any]
+    shipping_rule_id: int
+    discount_code: str | None
+    payment_method: str  # one of PAYMENT_METHODS
+    source_wamid: str  # the message that confirmed the order
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    order: OrderSummary
+    created: bool  # False: this source_wamid had placed the order before (nothing new reserved)
+
+
+@dataclass(frozen=True, slots=True)
+class OutOfStock:
+    lines: tuple[
+        QuoteLine, ...
+    ]  # the lines short of stock, with what is available; nothing reserved
+
+
+def _validate(request: CheckoutRequest) -> None:
+    if not request.lines:
+        raise OrderError("an order needs at least one line")
+    if any(line.quantity <= 0 for line in request.lines):
+        raise OrderError("every line needs a positive quantity")
+    if request.payment_method not in PAYMENT_METHODS:
+        raise OrderError(f"unknown payment method {request.payment_method!r}")
+    if not request.source_wamid:
+        raise OrderError("source_wamid is required (it makes checkout idempotent)")
+
+
+async def _use_discount(
+    conn: asyncpg.Connection, code: str | None, subtotal: Decimal
+) -> Discount | None:
+    """Re-check the code on its locked row and count the use (max_uses holds under load).
+
+    A code refused by now (used up or expired since the quote) gives no discount; the
+    order's summary then shows no discount code.
+    """
+    if not code:
+        return None
+    row = await conn.fetchrow(DISCOUNT_FOR_UPDATE, normalize_code(code))
+    found = evaluate_discount(row, code, subtotal)
+    if not isinstance(found, Discount):
+        return None
+    await conn.execute(_USE_DISCOUNT, found.code)
+    return found
+
+
+async def _place(conn: asyncpg.Connection, request: CheckoutRequest) -> Placed | OutOfStock:
+    cart = merge_lines(request.lines)
+    rows = await conn.fetch(PRODUCTS_FOR_UPDATE, [line.product_id for line in cart])
+    lines, currency = price_lines(cart, rows)
+    short = short_lines(lines)
+    if short:
+        return OutOfStock(short)
+    subtotal = subtotal_of(lines)
+    shipping = await shipping_option(conn, request.shipping_rule_id, subtotal, language="es")
+    discount = await _use_discount(conn, request.discount_code, subtotal)
+    totals = make_quote(cart, lines, currency, shipping.cost, discount)
+    status = await conn.execute(
+        _RESERVE, [line.product_id for line in lines], [line.quantity for line in lines]
+    )
+    if status != f"UPDATE {len(lines)}":
+        raise RuntimeError(f"stock reservation touched {status!r} for {len(lines)} locked lines")
+    order_id = await conn.fetchval(
+        _INSERT_ORDER,
+        request.customer,
+        totals.subtotal,
+        totals.shipping,
+        totals.discount,
+        totals.total,
+        currency,
+        request.payment_method,
+        orjson.dumps(request.address).decode(),
+        shipping.name,
+        None if discount is None else discount.code,
+        request.source_wamid,
+    )
+    await conn.execute(
+        _INSERT_ITEMS,
+        order_id,
+        [line.product_id for line in lines],
+        [line.retailer_id for line in lines],
+        [line.name for line in lines],
+        [line.quantity for line in lines],
+        [line.unit_price for line in lines],
+    )
+    await conn.execute(_COUNT_ORDER, request.customer)
+    [order] = await fetch_orders(conn, BY_ID, order_id)
+    return Placed(order, created=True)
+
+
+async def place_order(pool: asyncpg.Pool, request: CheckoutRequest) -> Placed | OutOfStock:
+    """Place the order, or report the lines short of stock (then nothing is reserved)."""
+    _validate(request)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            placed = await fetch_orders(conn, BY_WAMID, request.source_wamid)
+            if placed:
+                return Placed(placed[0], created=False)
+            return await _place(conn, request)
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name != _WAMID_CONSTRAINT:
+            raise
+    # A concurrent call with the same wamid committed first; ours rolled back entirely.
+    [order] = await fetch_orders(pool, BY_WAMID, request.source_wamid)
+    return Placed(order, created=False)
