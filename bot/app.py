@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from bot import health, webhook
+from bot.commerce.payment_webhook import stripe_webhook
 from bot.deps import Deps, build_deps
 from bot.housekeeping import housekeeping
 from bot.pipeline import build_pipeline
@@ -88,6 +89,7 @@ def create_app(
             Route("/ready", health.ready, methods=["GET"]),
             Route("/health/storage", health.storage, methods=["GET"]),
             Route("/metrics", health.metrics, methods=["GET"]),
+            Route("/payments/stripe/webhook", stripe_webhook, methods=["POST"]),
         ],
         lifespan=lifespan,
     )

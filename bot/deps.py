@@ -11,6 +11,7 @@ import asyncpg
 import httpx
 import redis.asyncio as aioredis
 
+from bot.commerce.payments import StripeCheckout
 from bot.config import LiveConfig
 from bot.inbox import InboxWriter
 from bot.outbound import OutboundLog
@@ -43,6 +44,9 @@ class Deps:
     limiter: RateLimiter
     tiers: dict[str, TierLimits]
     recorder: Recorder | None = None
+    # Outbound HTTP other than the Graph API (payment providers), one pooled client.
+    http: httpx.AsyncClient | None = None
+    payments: StripeCheckout | None = None
     workers: InboxWorkers = field(init=False)
 
     def tier_limits(self, tier: str) -> TierLimits:
@@ -60,6 +64,8 @@ class Deps:
         await self.pool.close()
         if self.recorder is not None:
             self.recorder.close()
+        if self.http is not None:
+            await self.http.aclose()
 
 
 async def build_deps(
@@ -78,6 +84,7 @@ async def build_deps(
     recorder = Recorder(Path(settings.record_file)) if settings.record_file else None
     if recorder is not None:
         graph = RecordingGraph(graph, recorder)
+    http, payments = _payments(settings)
     config = LiveConfig()
     await config.load(pool)
     await config.start(settings.database_url)
@@ -93,4 +100,20 @@ async def build_deps(
         limiter=RateLimiter(redis),
         tiers=await load_tier_limits(pool),
         recorder=recorder,
+        http=http,
+        payments=payments,
+    )
+
+
+def _payments(settings: Settings) -> tuple[httpx.AsyncClient | None, StripeCheckout | None]:
+    """Stripe Checkout when a secret key is configured, on its own pooled client."""
+    if not settings.stripe_secret_key:
+        return None, None
+    http = httpx.AsyncClient(timeout=httpx.Timeout(20.0))
+    return http, StripeCheckout(
+        http,
+        api_base=settings.stripe_api_base,
+        secret_key=settings.stripe_secret_key,
+        success_url=settings.payment_success_url,
+        cancel_url=settings.payment_cancel_url,
     )

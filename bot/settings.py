@@ -79,6 +79,13 @@ class Settings:
     record_file: str = ""
     catalog_id: str = ""
     shop_name: str = "Tienda Demo"
+    # Stripe Checkout; with no secret key the payment-link method is not offered.
+    stripe_secret_key: str = field(default="", repr=False)
+    stripe_webhook_secret: str = field(default="", repr=False)
+    stripe_api_base: str = "https://api.stripe.com"
+    # Where Stripe sends the customer after paying or giving up: back to WhatsApp by default.
+    payment_success_url: str = "https://wa.me/"
+    payment_cancel_url: str = "https://wa.me/"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -104,6 +111,11 @@ class Settings:
             "record_file": str,
             "catalog_id": str,
             "shop_name": _text,
+            "stripe_secret_key": str.strip,
+            "stripe_webhook_secret": str.strip,
+            "stripe_api_base": _url(("http", "https")),
+            "payment_success_url": _url(("http", "https")),
+            "payment_cancel_url": _url(("http", "https")),
         }
         values: dict[str, Any] = {}
         for spec in fields(cls):

@@ -14,7 +14,7 @@ from starlette.responses import PlainTextResponse, Response
 from bot.whatsapp.events import InboundMessage, StatusUpdate
 from bot.whatsapp.parse import parse_body
 
-__all__ = ["MAX_BODY_BYTES", "receive", "signature_for", "verify"]
+__all__ = ["MAX_BODY_BYTES", "read_body", "receive", "signature_for", "verify"]
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ async def verify(request: Request) -> Response:
     return PlainTextResponse("verification failed", 403)
 
 
-async def _read_body(request: Request) -> bytes | None:
+async def read_body(request: Request) -> bytes | None:
     """The raw body, or None when it is larger than Meta ever sends."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
@@ -60,7 +60,7 @@ async def _read_body(request: Request) -> bytes | None:
 
 async def receive(request: Request) -> Response:
     deps = request.app.state.deps
-    body = await _read_body(request)
+    body = await read_body(request)
     if body is None:
         return _error(413, f"body larger than {MAX_BODY_BYTES} bytes")
     header = request.headers.get("x-hub-signature-256")
