@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,34 @@ def _text_or_null(value: Any) -> bool:
     return value is None or (isinstance(value, str) and 0 < len(value) <= 1000)
 
 
+_WA_NUMBER = re.compile(r"\d{8,15}")
+_FAQ_TEXT_CHARS = 1000
+
+
+def _number_or_https(value: Any) -> bool:
+    """A WhatsApp number (digits, as Meta writes wa_ids), an https URL, or null."""
+    if value is None:
+        return True
+    if not isinstance(value, str):
+        return False
+    return bool(_WA_NUMBER.fullmatch(value)) or (
+        value.startswith("https://") and len(value) <= 1000 and " " not in value
+    )
+
+
+def _faq(value: Any) -> bool:
+    """{"es": {"hours": "...", ...}, "en": {...}}: languages to entries to texts."""
+    return isinstance(value, dict) and all(
+        isinstance(language, str)
+        and isinstance(entries, dict)
+        and all(
+            isinstance(key, str) and isinstance(text, str) and 0 < len(text) <= _FAQ_TEXT_CHARS
+            for key, text in entries.items()
+        )
+        for language, entries in value.items()
+    )
+
+
 CONFIG_KEYS: dict[str, ConfigKey] = {
     "use_ai_providers": ConfigKey(True, _is_bool, "true or false"),
     "use_redis_sessions": ConfigKey(True, _is_bool, "true or false"),
@@ -53,6 +82,13 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
     "maintenance_message": ConfigKey(None, _text_or_null, "a text of 1-1000 characters, or null"),
     "session_ttl_seconds": ConfigKey(7200, _int_between(60, 30 * 86400), "seconds, 60 to 2592000"),
     "ai_deadline_ms": ConfigKey(2500, _int_between(50, 30_000), "milliseconds, 50 to 30000"),
+    "handoff_minutes": ConfigKey(30, _int_between(1, 24 * 60), "minutes, 1 to 1440"),
+    "handoff_notify": ConfigKey(
+        None, _number_or_https, "a WhatsApp number (digits only), an https:// URL, or null"
+    ),
+    "store_faq": ConfigKey(
+        {}, _faq, 'an object like {"es": {"hours": "..."}, "en": {...}} (texts up to 1000 chars)'
+    ),
 }
 
 _SELECT = "SELECT key, value FROM system_config"
@@ -88,6 +124,11 @@ class LiveConfig:
         self._values = {key: spec.default for key, spec in CONFIG_KEYS.items()}
         self._values.update(values or {})
         self._task: asyncio.Task[None] | None = None
+        self._other_channels: dict[str, Callable[[], Awaitable[None]]] = {}
+
+    def on_notify(self, channel: str, reload: Callable[[], Awaitable[None]]) -> None:
+        """Also LISTEN on ``channel`` and await ``reload`` when it fires (and at each refresh)."""
+        self._other_channels[channel] = reload
 
     def get(self, key: str) -> Any:
         return self._values[key]
@@ -141,8 +182,12 @@ class LiveConfig:
 
             try:
                 await conn.add_listener("system_config", on_notify)
+                for channel in self._other_channels:
+                    await conn.add_listener(channel, on_notify)
                 while True:
                     await self.load(conn)
+                    for reload in self._other_channels.values():
+                        await reload()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(changed.wait(), refresh_s)
                     changed.clear()

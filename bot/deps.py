@@ -13,6 +13,8 @@ import redis.asyncio as aioredis
 
 from bot.commerce.payments import StripeCheckout
 from bot.config import LiveConfig
+from bot.intent.keywords import classify
+from bot.intent.router import IntentRouter
 from bot.inbox import InboxWriter
 from bot.outbound import OutboundLog
 from bot.ratelimit import RateLimiter, TierLimits, load_tier_limits
@@ -44,8 +46,9 @@ class Deps:
     limiter: RateLimiter
     tiers: dict[str, TierLimits]
     recorder: Recorder | None = None
-    # Outbound HTTP other than the Graph API (payment providers), one pooled client.
-    http: httpx.AsyncClient | None = None
+    # Outbound HTTP other than the Graph API (AI providers, payments), one pooled client.
+    http: httpx.AsyncClient
+    router: IntentRouter
     payments: StripeCheckout | None = None
     workers: InboxWorkers = field(init=False)
 
@@ -64,8 +67,8 @@ class Deps:
         await self.pool.close()
         if self.recorder is not None:
             self.recorder.close()
-        if self.http is not None:
-            await self.http.aclose()
+        await self.router.flush()
+        await self.http.aclose()
 
 
 async def build_deps(
@@ -84,9 +87,13 @@ async def build_deps(
     recorder = Recorder(Path(settings.record_file)) if settings.record_file else None
     if recorder is not None:
         graph = RecordingGraph(graph, recorder)
-    http, payments = _payments(settings)
+    # No retries at this level: the intent router and the payment client run their own.
+    http = httpx.AsyncClient(timeout=httpx.Timeout(20.0), limits=httpx.Limits(max_connections=100))
+    router = await IntentRouter.create(pool=pool, redis=redis, http=http, fallback=classify)
     config = LiveConfig()
     await config.load(pool)
+    # Operators' changes to providers reach every instance as they do for system_config.
+    config.on_notify("ai_provider_config", router.reload)
     await config.start(settings.database_url)
     return Deps(
         settings=settings,
@@ -101,16 +108,16 @@ async def build_deps(
         tiers=await load_tier_limits(pool),
         recorder=recorder,
         http=http,
-        payments=payments,
+        router=router,
+        payments=_payments(settings, http),
     )
 
 
-def _payments(settings: Settings) -> tuple[httpx.AsyncClient | None, StripeCheckout | None]:
-    """Stripe Checkout when a secret key is configured, on its own pooled client."""
+def _payments(settings: Settings, http: httpx.AsyncClient) -> StripeCheckout | None:
+    """Stripe Checkout when a secret key is configured; the payment-link method needs it."""
     if not settings.stripe_secret_key:
-        return None, None
-    http = httpx.AsyncClient(timeout=httpx.Timeout(20.0))
-    return http, StripeCheckout(
+        return None
+    return StripeCheckout(
         http,
         api_base=settings.stripe_api_base,
         secret_key=settings.stripe_secret_key,

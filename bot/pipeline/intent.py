@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from bot.intent.keywords import classify
 from bot.intent.model import Intent, IntentResult
 from bot.pipeline.core import Context, Handler
 
@@ -31,5 +30,11 @@ async def detect_intent(ctx: Context, call_next: Handler) -> None:
     if message.reply is not None and message.reply.id:
         ctx.intent = _from_tap(message.reply.id)
     if ctx.intent is None and message.text:
-        ctx.intent = classify(message.text)
+        config = ctx.deps.config
+        ctx.intent = await ctx.deps.router.detect(
+            message.text,
+            customer=ctx.customer,
+            use_ai=config.flag("use_ai_providers"),
+            deadline_ms=config.number("ai_deadline_ms"),
+        )
     await call_next(ctx)
