@@ -62,13 +62,13 @@ class Deps:
     async def aclose(self) -> None:
         await self.config.stop()
         await self.inbox.aclose()
+        await self.router.flush()  # buffered intent events need the pool
         await self.graph.aclose()
+        await self.http.aclose()
         await self.redis.aclose()
         await self.pool.close()
         if self.recorder is not None:
             self.recorder.close()
-        await self.router.flush()
-        await self.http.aclose()
 
 
 async def build_deps(

