@@ -1,0 +1,1 @@
+"""The shop: catalogue import, categories, product search, and the order schema they feed."""
