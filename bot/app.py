@@ -30,9 +30,8 @@ async def running(
     settings: Settings,
     *,
     graph_transport: httpx.AsyncBaseTransport | None = None,
-    start_workers: bool = True,
 ) -> AsyncIterator[Deps]:
-    """Build every dependency, start the inbox workers, and clean up afterwards."""
+    """Build every dependency, start the inbox workers (if any), and clean up afterwards."""
     deps = await build_deps(settings, graph_transport=graph_transport)
     processor = Processor(deps, build_pipeline())
     deps.workers = InboxWorkers(
@@ -47,7 +46,7 @@ async def running(
             "BOT_ALLOW_UNSIGNED_WEBHOOKS is on: unsigned POSTs are accepted (development only)"
         )
     chores: asyncio.Task[None] | None = None
-    if start_workers:
+    if settings.workers > 0:
         await deps.workers.start()
         chores = asyncio.create_task(housekeeping(deps), name="housekeeping")
     try:

@@ -53,6 +53,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_work(args: argparse.Namespace) -> int:
+    """Inbox workers without the HTTP server, for instances that only process."""
+    import signal
+
+    from bot.app import running
+    from bot.logs import configure_logging
+
+    settings = _settings()
+    if settings.workers == 0:
+        print("bot work: BOT_WORKERS is 0; nothing to run", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+
+    async def work() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with running(settings):
+            await stop.wait()
+
+    asyncio.run(work())
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from bot.migrate import migrate
 
@@ -136,6 +161,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--processes", type=int, default=1, help="uvicorn worker processes")
+    add("work", cmd_work, "run inbox workers only (no HTTP server)")
     add("migrate", cmd_migrate, "apply pending SQL migrations")
     parse = add("parse", cmd_parse, "parse webhook bodies; one JSON line per event")
     parse.add_argument("files", nargs="+")

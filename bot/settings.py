@@ -39,6 +39,13 @@ def _bool(value: str) -> bool:
     raise ValueError("must be true or false")
 
 
+def _whole_number(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be a whole number, 0 or more")
+    return number
+
+
 def _positive_int(value: str) -> int:
     number = int(value)
     if number <= 0:
@@ -73,6 +80,7 @@ class Settings:
     allow_unsigned_webhooks: bool = False
     host: str = "127.0.0.1"
     port: int = 8080
+    # Inbox workers in this process; 0 = acknowledge only (run `bot work` elsewhere).
     workers: int = 16
     inbox_poll_ms: int = 500
     max_attempts: int = 5
@@ -105,7 +113,7 @@ class Settings:
             "allow_unsigned_webhooks": _bool,
             "host": _text,
             "port": _positive_int,
-            "workers": _positive_int,
+            "workers": _whole_number,
             "inbox_poll_ms": _positive_int,
             "max_attempts": _positive_int,
             "record_file": str,

@@ -65,6 +65,8 @@ class InboxWorkers:
 
     def notify(self, customer: str) -> None:
         """A new message for ``customer`` was stored: schedule it now instead of at the next poll."""
+        if not self._tasks:
+            return  # no workers in this process: another one's poller will find the message
         if customer in self._active:
             self._dirty.add(customer)
         elif customer not in self._scheduled:
