@@ -26,8 +26,9 @@ def _show(bodies: list[dict[str, object]]) -> tuple[list[Option], bool]:
         shown = body_options(body)
         text = body_text(body)
         if shown:
-            titles = {o.title for o in shown}
-            text = "\n".join(line for line in text.splitlines() if line not in titles)
+            # The options are printed numbered below; drop their plain rendering from the text.
+            titles = tuple(o.title for o in shown)
+            text = "\n".join(line for line in text.splitlines() if not line.startswith(titles))
             options, on_list = shown, kind == "list"
         print(f"\n🤖 {text}")
         for number, option in enumerate(shown, start=1):
