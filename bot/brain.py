@@ -1,61 +1,214 @@
-"""The conversation's endpoint: answer the detected intent."""
+"""The conversation's endpoint: a router from each message to one flow in ``bot.flows``.
+
+In order: a WhatsApp cart order; a shared location (the address, when one was asked for); a
+tap on one of our ids (``flows.ids``, routed by kind); a request to switch language; a typed
+number picking one of the options just offered (as if tapped); "sí"/"no" to the pending
+question; free text the current state waits for; and finally the detected intent. The state
+is reset first, so whatever answers sets the state for the next message (``flows.states``).
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 
-from bot.intent.model import Intent
+from bot.flows import (
+    browse,
+    cart,
+    cart_text,
+    checkout,
+    confirm,
+    handoff,
+    ids,
+    info,
+    language,
+    native,
+    orders,
+    search,
+)
+from bot.flows.ids import Tap
+from bot.flows.states import CHOICES, IDLE, LAST_LIST, PENDING, Answer, StateSpec, session_of
+from bot.intent.model import Intent, IntentResult
+from bot.intent.normalize import fold
 from bot.pipeline.core import Context
-from bot.pipeline.intent import tap_id
-from bot.whatsapp import messages
+from bot.pipeline.intent import TAP_PREFIX
 
-__all__ = ["route"]
+__all__ = ["route", "typed_choice"]
 
-Answer = Callable[[Context], Awaitable[None]]
+TapAnswer = Callable[[Context, Tap], Awaitable[None]]
 
-
-def _name_suffix(ctx: Context) -> str:
-    name = (ctx.message.name or "").split(" ")[0]
-    return f" {name}" if name else ""
+# "2", "2.", "el 2", "opción 2", "#2": the second option offered.
+_TYPED_CHOICE = re.compile(r"(?:el|la|opcion|option|numero|number|nro|#)?\s*(\d{1,2})\s*[.)]?")
 
 
-async def greet(ctx: Context) -> None:
-    t = ctx.texts
-    template = t.welcome if ctx.is_new_customer else t.welcome_back
-    body = template.format(name=_name_suffix(ctx), shop=ctx.deps.settings.shop_name)
-    options = [
-        messages.Option(tap_id(Intent.BROWSE_CATEGORIES), t.menu_browse),
-        messages.Option(tap_id(Intent.VIEW_CART), t.menu_cart),
-        messages.Option(tap_id(Intent.HELP), t.menu_help),
-    ]
-    ctx.reply(messages.buttons(ctx.customer, body, options, list_button=t.menu_button))
+def _plain(answer: Answer) -> TapAnswer:
+    async def run(ctx: Context, tap: Tap) -> None:
+        await answer(ctx)
+
+    return run
 
 
-async def say_help(ctx: Context) -> None:
-    ctx.reply(messages.text(ctx.customer, ctx.texts.help))
+async def _category(ctx: Context, tap: Tap) -> None:
+    await browse.category(ctx, tap.number(0) or 0)
 
 
-async def say_goodbye(ctx: Context) -> None:
-    ctx.reply(messages.text(ctx.customer, ctx.texts.goodbye))
+async def _product(ctx: Context, tap: Tap) -> None:
+    await browse.product(ctx, tap.number(0) or 0)
 
 
-async def say_unsupported(ctx: Context) -> None:
-    ctx.reply(messages.text(ctx.customer, ctx.texts.unsupported_message))
+async def _more(ctx: Context, tap: Tap) -> None:
+    await (search.more if tap.arg == "search" else browse.more)(ctx, tap)
 
 
-_ANSWERS: dict[Intent, Answer] = {
-    Intent.GREETING: greet,
-    Intent.HELP: say_help,
-    Intent.GOODBYE: say_goodbye,
+async def _back(ctx: Context) -> None:
+    """The last product list again (its id is kept in the session), else the categories."""
+    last = ids.parse(str(session_of(ctx).context.get(LAST_LIST, "")))
+    await (_tap(ctx, last) if last is not None and last.kind != "back" else browse.categories(ctx))
+
+
+async def _search(ctx: Context) -> None:
+    """A product search that names a count ("busco 2 mochilas") is a purchase."""
+    wants_some = ctx.intent is not None and ctx.intent.quantity is not None
+    await (cart_text.add_from_text if wants_some else search.from_intent)(ctx)
+
+
+_YES: dict[str, Answer] = {
+    "cart": checkout.ask_address,
+    "checkout": confirm.place,
+    "empty": cart.empty,
+    "stock": confirm.fix_stock,
+    "code": checkout.expect_code,
+}
+_NO: dict[str, Answer] = {
+    "cart": confirm.cancel,
+    "checkout": confirm.cancel,
+    "empty": cart.view,
+    "stock": cart.edit,
+    "code": checkout.skip_code,
 }
 
 
-async def route(ctx: Context) -> None:
+async def _yes(ctx: Context, tap: Tap) -> None:
+    await _YES[tap.arg](ctx)
+
+
+async def _no(ctx: Context, tap: Tap) -> None:
+    await _NO[tap.arg](ctx)
+
+
+_TAPS: dict[str, TapAnswer] = {
+    "cat": _category,
+    "feat": _plain(browse.featured),
+    "offers": _plain(browse.offers),
+    "more": _more,
+    "prod": _product,
+    "add": cart.on_add,
+    "setq": cart.on_set,
+    "rm": cart.remove,
+    "line": cart.line_options,
+    "edit": _plain(cart.edit),
+    "empty": _plain(cart.ask_empty),
+    "back": _plain(_back),
+    "ship": checkout.on_ship,
+    "pay": checkout.on_pay,
+    "ok": _yes,
+    "no": _no,
+    "addr": checkout.on_last_address,
+    "lang": language.on_tap,
+}
+
+_INTENTS: dict[Intent, Answer] = {
+    Intent.GREETING: info.greet,
+    Intent.BROWSE_CATEGORIES: browse.categories,
+    Intent.SEARCH_PRODUCT: _search,
+    Intent.ADD_TO_CART: cart_text.add_from_text,
+    Intent.VIEW_CART: cart.view,
+    Intent.REMOVE_FROM_CART: cart_text.remove_from_text,
+    Intent.CHECKOUT: checkout.start,
+    Intent.ORDER_STATUS: orders.status,
+    Intent.STORE_INFO: info.store_info,
+    Intent.HUMAN_AGENT: handoff.start,
+    Intent.HELP: info.help_menu,
+    Intent.AFFIRM: info.affirm,
+    Intent.DENY: info.deny,
+    Intent.GOODBYE: info.goodbye,
+    Intent.UNKNOWN: info.unknown,
+}
+
+_STATES: dict[str, StateSpec] = {
+    **cart_text.STATES,
+    **search.STATES,
+    **checkout.STATES,
+    **confirm.STATES,
+}
+_NO_STATE = StateSpec()
+
+
+async def _tap(ctx: Context, tap: Tap) -> None:
+    await _TAPS[tap.kind](ctx, tap)
+
+
+def typed_choice(text: str, choices: list[str]) -> str | None:
+    """The id of the option a typed number picks among those just offered."""
+    found = _TYPED_CHOICE.fullmatch(fold(text).strip())
+    if found is None:
+        return None
+    number = int(found.group(1))
+    return choices[number - 1] if 1 <= number <= len(choices) else None
+
+
+def _intent_option(choice: str) -> IntentResult | None:
+    """An "intent:…" option picked by its number means what tapping it would."""
+    try:
+        intent = Intent(choice.removeprefix(TAP_PREFIX))
+    except ValueError:
+        return None
+    return IntentResult(intent=intent, confidence=1.0, source="tap")
+
+
+async def _answer(ctx: Context, spec: StateSpec, choices: list[str]) -> None:
     message = ctx.message
-    if message.unsupported_reason is not None or (ctx.intent is None and not message.text):
-        if message.type in ("reaction", "system", "revoke"):
-            return  # nothing a customer expects an answer to
-        await say_unsupported(ctx)
+    if message.order is not None:
+        await native.order_message(ctx)
         return
-    answer = _ANSWERS.get(ctx.intent.intent if ctx.intent else Intent.UNKNOWN, say_help)
-    await answer(ctx)
+    if message.location is not None:
+        await (spec.location or info.location)(ctx)
+        return
+    tap = ids.parse(message.reply.id) if message.reply and message.reply.id else None
+    if tap is not None:
+        await _tap(ctx, tap)
+        return
+    if message.unsupported_reason is not None or (ctx.intent is None and not message.text):
+        if message.type not in ("reaction", "system", "revoke"):  # nothing to answer to those
+            await info.unsupported(ctx)
+        return
+    text = message.text or ""
+    if text and (wanted := language.requested(text)) is not None:
+        await language.switch(ctx, wanted)
+        return
+    choice = typed_choice(text, choices) if text else None
+    if choice is not None:
+        # A typed number answers exactly like a tap on that option.
+        tap = ids.parse(choice)
+        if tap is not None:
+            await _tap(ctx, tap)
+            return
+        ctx.intent, text = _intent_option(choice), ""
+    intent = ctx.intent.intent if ctx.intent else Intent.UNKNOWN
+    if intent in spec.yes and spec.affirm is not None:
+        await spec.affirm(ctx)
+    elif intent is Intent.DENY and spec.deny is not None:
+        await spec.deny(ctx)
+    elif not (text and spec.text is not None and await spec.text(ctx, text)):
+        await _INTENTS.get(intent, info.unknown)(ctx)
+
+
+async def route(ctx: Context) -> None:
+    session = session_of(ctx)
+    spec = _STATES.get(session.state, _NO_STATE)
+    choices = session.context.pop(CHOICES, None)
+    # Whatever answers sets the state it waits in; the old question is over either way.
+    session.state = IDLE
+    await _answer(ctx, spec, choices if isinstance(choices, list) else [])
+    if session.state == IDLE:
+        session.context.pop(PENDING, None)

@@ -54,6 +54,8 @@ def _number_or_https(value: Any) -> bool:
     """A WhatsApp number (digits, as Meta writes wa_ids), an https URL, or null."""
     if value is None:
         return True
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # `bot config set handoff_notify 5491100000000` parses as a number
     if not isinstance(value, str):
         return False
     return bool(_WA_NUMBER.fullmatch(value)) or (

@@ -186,6 +186,13 @@ async def bot(bot_settings: Settings) -> AsyncIterator[InProcessLink]:
 
 @pytest.fixture
 async def shop_bot(shop_settings: Settings) -> AsyncIterator[InProcessLink]:
-    """A running bot in this process, with the demo catalogue loaded."""
+    """A running bot in this process, with the demo catalogue loaded.
+
+    Rate limiting is off: a replay types faster than any person (tests of the limiter use `bot`).
+    """
     async with in_process_bot(shop_settings) as link:
+        await link.deps.pool.execute(
+            "UPDATE system_config SET value = 'false' WHERE key = 'rate_limiting_enabled'"
+        )
+        await link.deps.config.load(link.deps.pool)
         yield link

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.brain import route
+from bot.flows.handoff import check_handoff
 from bot.pipeline.core import Context, Handler, compose
 from bot.pipeline.guards import check_maintenance, check_rate_limit, load_session
 from bot.pipeline.intent import detect_intent
@@ -24,6 +25,9 @@ def build_pipeline() -> Handler:
             check_maintenance,
             # Loaded only now: the worker holds the customer's lock, and the rest needs state.
             load_session,
+            # While a person answers (human handoff) the bot stays silent: checked here, after
+            # the session it lives in is loaded and before any classifier (AI included) runs.
+            check_handoff,
             # Taps on our own buttons map straight to intents; text goes to the detectors.
             detect_intent,
         ],

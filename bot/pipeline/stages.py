@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from bot.customers import touch_customer
+from bot.customers import set_language, touch_customer
+from bot.intent.keywords import detect_language
 from bot.logs import mask
 from bot.pipeline.core import Context, Handler
 from bot.whatsapp import messages
@@ -38,5 +39,11 @@ async def load_customer(ctx: Context, call_next: Handler) -> None:
     )
     ctx.tier = record.tier
     ctx.language = record.language or "es"
+    if record.language is None and message.text:
+        # Detected from the first message that tells; until then Spanish, and not stored.
+        detected = detect_language(message.text)
+        if detected is not None:
+            await set_language(ctx.deps.pool, message.customer, detected)
+            ctx.language = detected
     ctx.is_new_customer = record.created
     await call_next(ctx)
