@@ -41,6 +41,21 @@ async def test_sixth_message_in_a_minute_is_refused_once_politely(bot: InProcess
     assert len(texts(await bot.replies())) == 1
 
 
+async def test_taps_on_our_buttons_are_not_limited(bot: InProcessLink) -> None:
+    customer = SimCustomer("5491100000207")
+    for n in range(5):
+        await bot.post(customer.says(f"hola {n}"))
+    await bot.replies()
+    for _ in range(3):
+        await bot.post(
+            customer.taps(reply_id="intent:help", title="Ayuda", on_list=False, context_id=None)
+        )
+    answers = texts(await bot.replies())
+    assert len(answers) == 3 and all("por minuto" not in a for a in answers)
+    await bot.post(customer.says("hola otra vez"))
+    assert "por minuto" in texts(await bot.replies())[0]
+
+
 async def test_rate_limiting_switch_off_by_sql(bot: InProcessLink) -> None:
     await bot.deps.pool.execute(
         "UPDATE system_config SET value = 'false' WHERE key = 'rate_limiting_enabled'"

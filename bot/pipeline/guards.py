@@ -19,9 +19,16 @@ def _wait_text(ms: int) -> str:
     return f"{round(minutes / 60)} h"
 
 
+# Taps on our own reply buttons and list rows answer a question the bot asked: a purchase by
+# taps alone takes about twenty in two minutes, far over the new tier's 5 per minute. WhatsApp
+# only sends these for messages we sent, and they cost no AI call, so they are not limited.
+_TAPS = frozenset({"button_reply", "list_reply"})
+
+
 async def check_rate_limit(ctx: Context, call_next: Handler) -> None:
     deps = ctx.deps
-    if not deps.config.flag("rate_limiting_enabled"):
+    reply = ctx.message.reply
+    if not deps.config.flag("rate_limiting_enabled") or (reply is not None and reply.kind in _TAPS):
         await call_next(ctx)
         return
     decision = await deps.limiter.check(ctx.customer, deps.tier_limits(ctx.tier))
