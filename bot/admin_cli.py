@@ -78,7 +78,7 @@ async def _intent(args: argparse.Namespace) -> int:
     from bot.intent.keywords import classify
 
     lines = [line.strip() for line in sys.stdin if line.strip()]
-    emit: Callable[[str, Any], None] = lambda text, result: sys.stdout.write(  # noqa: E731
+    emit: Callable[[str, Any], object] = lambda text, result: sys.stdout.write(  # noqa: E731
         orjson.dumps(result.as_json(text)).decode() + "\n"
     )
     if args.keywords_only:
@@ -86,12 +86,12 @@ async def _intent(args: argparse.Namespace) -> int:
             emit(text, classify(text))
         return 0
     import httpx
-    import redis.asyncio as aioredis
 
     from bot.config import LiveConfig
     from bot.intent.router import IntentRouter
+    from bot.redis_client import create_redis
 
-    redis: aioredis.Redis = aioredis.Redis.from_url(_env("REDIS_URL"), socket_timeout=0.5)
+    redis = await create_redis(_env("REDIS_URL"))
     async with _pool() as pool, httpx.AsyncClient() as http:
         config = LiveConfig()
         await config.load(pool)
@@ -110,12 +110,11 @@ async def _intent(args: argparse.Namespace) -> int:
 
 
 async def _catalog(args: argparse.Namespace) -> int:
-    import redis.asyncio as aioredis
-
     from bot.commerce.catalog_import import import_csv, progress_bar
+    from bot.redis_client import create_redis
 
     redis_url = os.environ.get("REDIS_URL")
-    redis: aioredis.Redis | None = aioredis.Redis.from_url(redis_url) if redis_url else None
+    redis = await create_redis(redis_url) if redis_url else None
     try:
         async with _pool() as pool:
             report = await import_csv(pool, args.file, progress=progress_bar, redis=redis)
@@ -138,7 +137,7 @@ def add_admin_parsers(sub: Any) -> None:
     config = sub.add_parser("config", help="read or change live operator switches")
     config.add_argument("action", choices=["list", "get", "set"])
     config.add_argument("key", nargs="?")
-    config.add_argument("value", nargs="?", help="JSON (true, 30, \"text\") or plain text")
+    config.add_argument("value", nargs="?", help='JSON (true, 30, "text") or plain text')
     config.set_defaults(func=lambda a: asyncio.run(_config(a)))
     intent = sub.add_parser("intent", help="classify utterances from stdin, one JSON line each")
     intent.add_argument("--keywords-only", action="store_true", help="skip AI providers")

@@ -28,10 +28,11 @@ async def _prepare(database_url: str, redis_url: str) -> None:
     applied = await migrate(database_url)
     print(f"· database ready ({len(applied)} migration(s) applied)")
     import asyncpg
-    import redis.asyncio as aioredis
+
+    from bot.redis_client import create_redis
 
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
-    client: aioredis.Redis = aioredis.Redis.from_url(redis_url)
+    client = await create_redis(redis_url)
     try:
         report = await import_csv(pool, DEMO_CATALOG, redis=client)
         print(

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bot import keys
+from bot.redis_client import RedisClient
 
 __all__ = ["WINDOWS", "Decision", "RateLimiter", "TierLimits", "load_tier_limits"]
 
@@ -157,7 +157,7 @@ class RateLimiter:
 
     def __init__(
         self,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         *,
         timeout_s: float = 1.0,
         redis_retry_s: float = 1.0,

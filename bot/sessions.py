@@ -16,15 +16,18 @@ from typing import Any
 
 import asyncpg
 import orjson
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bot import keys
 from bot.config import LiveConfig
+from bot.metrics import SESSION_CACHE
+from bot.redis_client import RedisClient
 
 __all__ = ["CartLine", "Session", "SessionStore"]
 
 log = logging.getLogger(__name__)
+
+_HITS, _MISSES, _ERRORS = (SESSION_CACHE.labels(r) for r in ("hit", "miss", "error"))
 
 _LOAD = """
 SELECT state, cart, context, expires_at FROM customer_sessions
@@ -104,7 +107,7 @@ class CacheStats:
 
 
 class SessionStore:
-    def __init__(self, pool: asyncpg.Pool, redis: aioredis.Redis, config: LiveConfig) -> None:
+    def __init__(self, pool: asyncpg.Pool, redis: RedisClient, config: LiveConfig) -> None:
         self._pool = pool
         self._redis = redis
         self._config = config
@@ -146,9 +149,11 @@ class SessionStore:
             cached = await self._cache_get(customer)
             if cached is not None:
                 self.stats.hits += 1
+                _HITS.inc()
                 data = orjson.loads(cached)
                 return Session.from_parts(customer, data["state"], data["cart"], data["context"])
             self.stats.misses += 1
+            _MISSES.inc()
         row = await self._pool.fetchrow(_LOAD, customer)
         if row is None:
             return Session(customer)
@@ -213,6 +218,7 @@ class SessionStore:
 
     def _failed(self, exc: Exception) -> None:
         self.stats.errors += 1
+        _ERRORS.inc()
         self._retry_at = time.monotonic() + 1.0
         if not self.degraded:
             log.warning("session cache unavailable, using PostgreSQL only: %s", type(exc).__name__)

@@ -8,9 +8,11 @@ from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-__all__ = ["DEFAULT_GRAPH_API_URL", "Settings", "SettingsError"]
+__all__ = ["DEFAULT_GRAPH_API_URL", "REDIS_CLUSTER_SCHEMES", "Settings", "SettingsError"]
 
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v23.0"
+# REDIS_URL schemes that mean a Redis Cluster (bot/redis_client.py builds the client).
+REDIS_CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 _T = TypeVar("_T")
 
 
@@ -69,6 +71,8 @@ def _text(value: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str
+    # One server (redis://, rediss://, unix://) or a Redis Cluster through any of its nodes
+    # (redis+cluster://host:port, rediss+cluster:// with TLS).
     redis_url: str
     whatsapp_app_secret: str = field(repr=False)
     whatsapp_verify_token: str = field(repr=False)
@@ -101,7 +105,7 @@ class Settings:
         source = os.environ if env is None else env
         required: dict[str, Callable[[str], Any]] = {
             "database_url": _url(("postgresql", "postgres")),
-            "redis_url": _url(("redis", "rediss", "unix")),
+            "redis_url": _url(("redis", "rediss", "unix", *REDIS_CLUSTER_SCHEMES)),
             "whatsapp_app_secret": _text,
             "whatsapp_verify_token": _text,
             "whatsapp_access_token": _text,

@@ -11,7 +11,6 @@ from decimal import Decimal
 
 import asyncpg
 import orjson
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot import keys
@@ -23,6 +22,7 @@ from bot.commerce.catalog_import import (
     refresh_catalog,
     save_rows,
 )
+from bot.redis_client import RedisClient
 
 __all__ = [
     "PRODUCT_COLUMNS",
@@ -163,7 +163,7 @@ async def suggestions(pool: asyncpg.Pool, *, limit: int = 5) -> list[ProductHit]
     return [product_hit(r) for r in await pool.fetch(_SUGGESTIONS, limit)]
 
 
-async def _cached(redis: Redis, lang: str) -> list[CategoryInfo] | None:
+async def _cached(redis: RedisClient, lang: str) -> list[CategoryInfo] | None:
     try:
         raw = await redis.get(keys.category_cache(lang))
     except (RedisError, OSError) as exc:
@@ -174,7 +174,7 @@ async def _cached(redis: Redis, lang: str) -> list[CategoryInfo] | None:
     return [CategoryInfo(**item) for item in orjson.loads(raw)]
 
 
-async def _store(redis: Redis, lang: str, categories: list[CategoryInfo]) -> None:
+async def _store(redis: RedisClient, lang: str, categories: list[CategoryInfo]) -> None:
     payload = orjson.dumps([asdict(c) for c in categories])
     try:
         await redis.set(keys.category_cache(lang), payload, ex=keys.CATEGORY_CACHE_TTL_S)
@@ -182,7 +182,9 @@ async def _store(redis: Redis, lang: str, categories: list[CategoryInfo]) -> Non
         log.warning("category cache not written (%s)", exc)
 
 
-async def list_categories(pool: asyncpg.Pool, redis: Redis | None, lang: str) -> list[CategoryInfo]:
+async def list_categories(
+    pool: asyncpg.Pool, redis: RedisClient | None, lang: str
+) -> list[CategoryInfo]:
     """Categories with products, in menu order, named in `lang` ('es' or 'en')."""
     if redis is not None:
         cached = await _cached(redis, lang)

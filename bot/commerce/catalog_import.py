@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot import keys
 from bot.commerce.catalog_csv import BadRow, Row, parse_rows
 from bot.intent.normalize import fold
+from bot.redis_client import RedisClient
 
 __all__ = [
     "LANGUAGES",
@@ -196,7 +196,7 @@ async def save_rows(
     return inserted, updated
 
 
-async def invalidate_category_cache(redis: Redis) -> None:
+async def invalidate_category_cache(redis: RedisClient) -> None:
     """Drop the cached category menus; a Redis failure only costs a stale menu until the TTL."""
     try:
         await redis.delete(*(keys.category_cache(lang) for lang in LANGUAGES))
@@ -204,7 +204,7 @@ async def invalidate_category_cache(redis: Redis) -> None:
         log.warning("category cache not invalidated (%s); it expires on its own", exc)
 
 
-async def refresh_catalog(pool: asyncpg.Pool, *, changed: bool, redis: Redis | None) -> None:
+async def refresh_catalog(pool: asyncpg.Pool, *, changed: bool, redis: RedisClient | None) -> None:
     """Rebuild what derives from the products: vocabulary, category counts, cached menus."""
     if changed:
         async with pool.acquire() as conn:
@@ -226,7 +226,7 @@ async def import_csv(
     path: str | Path,
     *,
     progress: Callable[[int, int], None] | None = None,
-    redis: Redis | None = None,
+    redis: RedisClient | None = None,
 ) -> ImportReport:
     """Import a Meta catalogue CSV; bad rows are reported and the good ones kept."""
     parsed = await asyncio.to_thread(_read, Path(path))
