@@ -10,7 +10,12 @@ __all__ = ["CustomerRecord", "set_language", "touch_customer"]
 
 _TOUCH = """
 INSERT INTO customers (customer, wa_id, user_id, name, last_inbound_at)
-VALUES ($1, $2, $3, $4, now())
+VALUES (
+    $1, $2,
+    -- A user id already on another record (the user changed number) stays there: unique.
+    (SELECT $3::text WHERE NOT EXISTS (SELECT 1 FROM customers WHERE user_id = $3 AND customer <> $1)),
+    $4, now()
+)
 ON CONFLICT (customer) DO UPDATE SET
     name = COALESCE(EXCLUDED.name, customers.name),
     wa_id = COALESCE(customers.wa_id, EXCLUDED.wa_id),
@@ -32,7 +37,11 @@ class CustomerRecord:
 async def touch_customer(
     pool: asyncpg.Pool, *, customer: str, wa_id: str | None, user_id: str | None, name: str | None
 ) -> CustomerRecord:
-    row = await pool.fetchrow(_TOUCH, customer, wa_id, user_id, name)
+    try:
+        row = await pool.fetchrow(_TOUCH, customer, wa_id, user_id, name)
+    except asyncpg.UniqueViolationError:
+        # Another record took this user id a moment ago; the retry sees it and leaves it there.
+        row = await pool.fetchrow(_TOUCH, customer, wa_id, user_id, name)
     assert row is not None  # INSERT … RETURNING always returns the row
     return CustomerRecord(row["tier"], row["language"], row["total_orders"], row["created"])
 

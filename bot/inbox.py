@@ -111,16 +111,26 @@ class InboxWriter:
                 item = self._queue.get_nowait()
                 batch.append(item)
                 size += len(item[0])
-            try:
-                new_ids = await self._insert([m for messages, _ in batch for m in messages])
-            except Exception as exc:  # every waiting request must hear about it (→ 503)
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for _, future in batch:
-                if not future.done():
-                    future.set_result(new_ids)
+            await self._settle(batch)
+
+    async def _settle(
+        self, batch: list[tuple[Sequence[InboundMessage], asyncio.Future[set[str]]]]
+    ) -> None:
+        try:
+            new_ids = await self._insert([m for messages, _ in batch for m in messages])
+        except Exception as exc:
+            if len(batch) > 1:
+                # One request's data must not fail the requests it shared a batch with.
+                for item in batch:
+                    await self._settle([item])
+                return
+            _, future = batch[0]
+            if not future.done():  # the waiting request must hear about it (→ 503)
+                future.set_exception(exc)
+            return
+        for _, future in batch:
+            if not future.done():
+                future.set_result(new_ids)
 
     async def _insert(self, messages: list[InboundMessage]) -> set[str]:
         rows = await self._pool.fetch(

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import asyncpg
 
 from bot import outbox
 from bot.deps import Deps
 from bot.inbox import PendingMessage, mark_done, mark_failed_attempt
-from bot.logs import mask
+from bot.logs import log_context, mask, note
+from bot.metrics import MESSAGES, message_type
 from bot.pipeline.core import Context, Handler
 from bot.whatsapp import messages
 from bot.whatsapp.events import InboundMessage
@@ -43,6 +45,14 @@ class Processor:
         if message is None:  # stored before a parser change made it unreadable: keep, skip
             await mark_done(conn, pending.id, rate_limited=False)
             return True
+        # Every line logged while this message is processed carries its id and masked sender.
+        with log_context(wamid=message.id, customer=mask(message.customer), timed=True):
+            return await self._process(conn, pending, message)
+
+    async def _process(
+        self, conn: asyncpg.Connection, pending: PendingMessage, message: InboundMessage
+    ) -> bool:
+        started = time.perf_counter()
         ctx = Context(message=message, deps=self._deps)
         try:
             await self._pipeline(ctx)
@@ -64,7 +74,38 @@ class Processor:
             )
             log.exception(
                 "message attempt failed",
-                extra={"wamid": message.id, "customer": mask(message.customer), "state": state},
+                extra={
+                    "wamid": message.id,
+                    "customer": mask(message.customer),
+                    "stage": ctx.stage,
+                    "state": state,
+                },
             )
             return False
+        _record(ctx, time.perf_counter() - started)
+        note(stage="send")
         return await outbox.flush(conn, message.customer, self._deps.graph, self._deps.outbound)
+
+
+def _record(ctx: Context, seconds: float) -> None:
+    """One metric increment and one info line per processed message (stored, replies not yet
+    sent); never its text."""
+    intent = ctx.intent.intent.value if ctx.intent is not None else "none"
+    source = ctx.intent.source if ctx.intent is not None else "none"
+    kind = message_type(ctx.message.type)
+    MESSAGES.labels(kind, intent, source).inc()
+    log.info(
+        "message processed",
+        extra={
+            "wamid": ctx.message.id,
+            "customer": mask(ctx.customer),
+            "type": kind,
+            "intent": intent,
+            "source": source,
+            "stage": ctx.stage,
+            "replies": len(ctx.outbox),
+            "rate_limited": ctx.rate_limited,
+            "latency_ms": round(seconds * 1000, 1),
+            "stage_ms": {name: round(s * 1000, 2) for name, s in ctx.timings.items()},
+        },
+    )

@@ -82,7 +82,10 @@ async def receive(request: Request) -> Response:
     messages = [e for e in events if isinstance(e, InboundMessage)]
     statuses = [e for e in events if isinstance(e, StatusUpdate)]
     if deps.recorder is not None:
-        deps.recorder.inbound(payload)
+        try:
+            deps.recorder.inbound(payload)
+        except orjson.JSONEncodeError:  # orjson reads 1024 levels of nesting but writes 254
+            log.warning("webhook body not recorded: nested too deeply to write back")
     try:
         new = await deps.inbox.store(messages)
         if statuses:

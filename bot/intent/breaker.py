@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bot import keys
+from bot.metrics import BREAKER_STATE
+from bot.redis_client import RedisClient
 
 __all__ = ["Breaker", "BreakerConfig", "BreakerState", "Permit"]
 
@@ -63,6 +64,7 @@ class Permit:
         return self.kind != "open"
 
 
+_HALF_OPEN = frozenset({"half_open", "probe", "busy"})
 _ALLOWED = Permit("allowed")
 _REFUSED = Permit("open")
 
@@ -132,7 +134,7 @@ class Breaker:
     def __init__(
         self,
         name: str,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         config: BreakerConfig | None = None,
         *,
         cache_s: float = 1.0,
@@ -152,6 +154,7 @@ class Breaker:
         self._cached: tuple[str, float] = ("", 0.0)
         self._redis_down_until = 0.0
         self._degraded = False
+        self._gauge = BREAKER_STATE.labels(name)
 
     async def allow(self) -> Permit:
         now = time.monotonic()
@@ -206,6 +209,8 @@ class Breaker:
 
     def _remember(self, kind: str, remaining_s: float) -> None:
         now = time.monotonic()
+        # "probe" and "busy" are the half-open state seen by the prober and by everyone else.
+        self._gauge.set(0.0 if kind == "closed" else 0.5 if kind in _HALF_OPEN else 1.0)
         if kind == "closed":
             self._cached = ("closed", now + self._cache_s)
         elif kind == "half_open":

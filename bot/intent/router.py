@@ -20,7 +20,6 @@ from typing import Any
 import asyncpg
 import httpx
 import orjson
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bot import keys
@@ -28,6 +27,8 @@ from bot.intent.breaker import Breaker
 from bot.intent.model import Intent, IntentResult
 from bot.intent.normalize import fold
 from bot.intent.providers import Attempt, Provider, ProviderConfig
+from bot.metrics import AI_CALLS, AI_COST
+from bot.redis_client import RedisClient
 
 __all__ = ["IntentRouter", "load_provider_configs"]
 
@@ -99,7 +100,7 @@ class IntentRouter:
         *,
         configs: Sequence[ProviderConfig],
         env: Mapping[str, str],
-        redis: aioredis.Redis,
+        redis: RedisClient,
         pool: asyncpg.Pool,
         http: httpx.AsyncClient,
         fallback: Callable[[str], IntentResult],
@@ -122,7 +123,7 @@ class IntentRouter:
         cls,
         *,
         pool: asyncpg.Pool,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         http: httpx.AsyncClient,
         fallback: Callable[[str], IntentResult],
         env: Mapping[str, str] | None = None,
@@ -213,6 +214,7 @@ class IntentRouter:
         name, cfg = provider.config.name, provider.config
         permit = await breaker.allow()
         if not permit.allowed:
+            AI_CALLS.labels(name, "skipped_open").inc()
             event(name, "skipped_open", None, None)
             return None
         own_timeout_s = cfg.timeout_ms / 1000
@@ -226,6 +228,9 @@ class IntentRouter:
             permit, ok=attempt.outcome == "ok", slow=slow, counts=attempt.counts and not cut_short
         )
         intent = attempt.result.intent.value if attempt.result else None
+        AI_CALLS.labels(name, attempt.outcome).inc()
+        if attempt.cost:
+            AI_COST.labels(name).inc(float(attempt.cost))
         event(name, attempt.outcome, attempt, intent)
         return attempt.result
 

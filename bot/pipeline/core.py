@@ -3,15 +3,23 @@
 A stage ends the chain by not calling ``call_next`` (aiogram's model). Stages never call the
 Graph API: they append bodies to ``ctx.outbox``, which the worker stores in the same
 transaction that marks the message done, and only then sends.
+
+``compose`` times every stage on its own (its time minus the stages after it) into the
+``wbot_stage_seconds`` histogram, labelled by the stage function's name, plus ``total``. The
+deepest stage reached so far is on every line logged while a message is processed, and
+``ctx.stage`` ends as the one that answered (or stopped) it.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot.intent.model import IntentResult
+from bot.logs import note
+from bot.metrics import STAGE_SECONDS
 from bot.texts import Texts, texts_for
 from bot.whatsapp.events import InboundMessage
 
@@ -33,6 +41,10 @@ class Context:
     intent: IntentResult | None = None
     rate_limited: bool = False
     outbox: list[dict[str, Any]] = field(default_factory=list)
+    # The deepest stage the message reached (the one that answered or stopped it), and each
+    # stage's own seconds.
+    stage: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def customer(self) -> str:
@@ -52,14 +64,56 @@ Middleware = Callable[[Context, Handler], Awaitable[None]]
 
 def compose(stages: Sequence[Middleware], endpoint: Handler) -> Handler:
     """Fold the stages around the endpoint once; the first stage runs first."""
-    handler = endpoint
+    # The endpoint is timed as a stage that ignores its (empty) rest of the chain.
+    handler = _timed(_name(endpoint), lambda ctx, _: endpoint(ctx), _done)
     for stage in reversed(stages):
-        handler = _bind(stage, handler)
-    return handler
+        handler = _timed(_name(stage), stage, handler)
+    return _total(handler)
 
 
-def _bind(stage: Middleware, call_next: Handler) -> Handler:
+def _name(function: Callable[..., Any]) -> str:
+    return getattr(function, "__name__", type(function).__name__)
+
+
+async def _done(ctx: Context) -> None:
+    """The rest of the chain after the endpoint: nothing."""
+
+
+def _timed(name: str, stage: Middleware, call_next: Handler) -> Handler:
+    histogram = STAGE_SECONDS.labels(name)  # the child resolved once, not per message
+
     async def run(ctx: Context) -> None:
-        await stage(ctx, call_next)
+        inner = 0.0
+
+        async def timed_next(ctx: Context) -> None:
+            nonlocal inner
+            started = time.perf_counter()
+            try:
+                await call_next(ctx)
+            finally:
+                inner += time.perf_counter() - started
+
+        ctx.stage = name
+        note(stage=name)
+        started = time.perf_counter()
+        try:
+            await stage(ctx, timed_next)
+        finally:
+            own = time.perf_counter() - started - inner
+            ctx.timings[name] = own
+            histogram.observe(own)
+
+    return run
+
+
+def _total(handler: Handler) -> Handler:
+    histogram = STAGE_SECONDS.labels("total")
+
+    async def run(ctx: Context) -> None:
+        started = time.perf_counter()
+        try:
+            await handler(ctx)
+        finally:
+            histogram.observe(time.perf_counter() - started)
 
     return run

@@ -12,8 +12,10 @@ __all__ = [
     "decimal_at",
     "dict_at",
     "dicts_at",
+    "id_at",
     "int_at",
     "kind_of",
+    "nested_deeper",
     "str_at",
     "timestamp_at",
 ]
@@ -27,6 +29,9 @@ _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 _MAX_TIMESTAMP = 253_402_300_799
 # Prices and coordinates beyond 10^±30 are garbage, and would make later arithmetic overflow.
 _MAX_EXPONENT = 30
+# Ids are keys of unique btree indexes, whose entries cannot exceed 2704 bytes (676 four-byte
+# characters); real wamids are under 100 characters, phone numbers and user ids far shorter.
+_MAX_ID_CHARS = 256
 
 
 def kind_of(value: object) -> str:
@@ -60,8 +65,32 @@ def dicts_at(obj: JsonObject, key: str) -> list[JsonObject]:
 
 
 def str_at(obj: JsonObject, key: str) -> str | None:
+    """A string, with U+0000 as U+FFFD: PostgreSQL text and jsonb cannot hold it (the inbox
+    stores envelopes the same way, so a worker re-parsing one reads what the webhook read)."""
     value = obj.get(key)
-    return value if isinstance(value, str) else None
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) else None
+
+
+def id_at(obj: JsonObject, key: str) -> str | None:
+    """A string usable as a key: not blank (a reply cannot quote or mark read a blank id) and
+    short enough for an index; other values read as absent."""
+    value = str_at(obj, key)
+    return value if value and value.strip() and len(value) <= _MAX_ID_CHARS else None
+
+
+def nested_deeper(value: object, limit: int) -> bool:
+    """Whether arrays and objects nest more than ``limit`` levels (walked level by level)."""
+    level = [value] if isinstance(value, dict | list) else []
+    for _ in range(limit):
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, dict | list)
+        ]
+        if not level:
+            return False
+    return bool(level)
 
 
 def bool_at(obj: JsonObject, key: str) -> bool:

@@ -8,6 +8,15 @@ from bot.whatsapp.events import ErrorInfo, MessageContext, Referral, ReferredPro
 __all__ = ["context_of", "describe_errors", "errors_of", "referral_of"]
 
 
+# Meta's error codes are 32-bit, and so is the column that stores them.
+_CODE_MIN, _CODE_MAX = -(2**31), 2**31 - 1
+
+
+def _code(error: JsonObject) -> int | None:
+    code = int_at(error, "code")
+    return code if code is not None and _CODE_MIN <= code <= _CODE_MAX else None
+
+
 def errors_of(obj: JsonObject) -> tuple[ErrorInfo, ...]:
     """Meta's error list, in the current (error_data.details) or older (flat details) shape."""
     errors = []
@@ -15,7 +24,7 @@ def errors_of(obj: JsonObject) -> tuple[ErrorInfo, ...]:
         data = dict_at(error, "error_data") or {}
         errors.append(
             ErrorInfo(
-                code=int_at(error, "code"),
+                code=_code(error),
                 title=str_at(error, "title") or str_at(error, "message"),
                 details=str_at(data, "details") or str_at(error, "details"),
             )

@@ -14,6 +14,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_
 from tenacity.wait import wait_base, wait_exponential_jitter
 
 from bot.logs import mask
+from bot.metrics import GRAPH_ERRORS
 
 __all__ = ["PAIR_RATE_LIMIT", "RETRYABLE_CODES", "GraphClient", "SendResult", "retryable"]
 
@@ -75,6 +76,13 @@ def _parse(response: httpx.Response) -> SendResult:
                 return SendResult(True, None, status, None, None, 0)
     title = "unexpected response" if response.is_success else response.reason_phrase or None
     return SendResult(False, None, status, None, title, 0)
+
+
+def _error_label(result: SendResult) -> str:
+    """Meta's error code; without one (no Graph error body), the HTTP status."""
+    if result.error_code is not None:
+        return str(result.error_code)
+    return f"http_{result.http_status}"
 
 
 def _error_title(error: Mapping[str, Any]) -> str | None:
@@ -150,8 +158,12 @@ class GraphClient:
             except httpx.RequestError as exc:
                 # Retried like Meta's 5xx: after a read timeout the message may already have been
                 # accepted, and a rare duplicate is better than a reply that never arrives.
+                GRAPH_ERRORS.labels("network").inc()
                 return SendResult(False, None, None, None, type(exc).__name__, 0)
-            return _parse(response)
+            result = _parse(response)
+            if not result.ok:
+                GRAPH_ERRORS.labels(_error_label(result)).inc()
+            return result
 
         def before_sleep(state: RetryCallState) -> None:
             assert state.outcome is not None

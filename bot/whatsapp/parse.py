@@ -11,7 +11,9 @@ from bot.whatsapp._fields import (
     JsonObject,
     dict_at,
     dicts_at,
+    id_at,
     kind_of,
+    nested_deeper,
     str_at,
     timestamp_at,
 )
@@ -34,6 +36,8 @@ __all__ = ["WABA_OBJECT", "parse_body", "summarize"]
 
 WABA_OBJECT = "whatsapp_business_account"
 _MESSAGES_FIELD = "messages"
+# The stored envelope must serialise again: orjson writes at most 254 levels (it reads 1024).
+_MAX_ENVELOPE_DEPTH = 200
 
 
 def _short(value: object, limit: int = 60) -> str:
@@ -139,9 +143,9 @@ def _value(value: JsonObject, where: str) -> list[Event]:
 def _sender_contact(value: JsonObject, message: JsonObject) -> JsonObject | None:
     """The contacts[] entry for this message's sender (the only one when ids do not match)."""
     contacts = dicts_at(value, "contacts")
-    ids = {str_at(message, "from"), str_at(message, "from_user_id")} - {None}
+    ids = {id_at(message, "from"), id_at(message, "from_user_id")} - {None}
     for contact in contacts:
-        if str_at(contact, "wa_id") in ids or str_at(contact, "user_id") in ids:
+        if id_at(contact, "wa_id") in ids or id_at(contact, "user_id") in ids:
             return contact
     return contacts[0] if len(contacts) == 1 else None
 
@@ -157,15 +161,19 @@ def _envelope(value: JsonObject, contact: JsonObject | None, message: JsonObject
 
 
 def _message(message: JsonObject, value: JsonObject, phone_number_id: str, where: str) -> Event:
-    wamid = str_at(message, "id")
+    wamid = id_at(message, "id")
     if not wamid:
         return Ignored(reason=f"{where}: message without an id", field=_MESSAGES_FIELD)
     contact = _sender_contact(value, message) or {}
-    wa_id = str_at(message, "from") or str_at(contact, "wa_id") or None
-    user_id = str_at(message, "from_user_id") or str_at(contact, "user_id") or None
+    wa_id = id_at(message, "from") or id_at(contact, "wa_id")
+    user_id = id_at(message, "from_user_id") or id_at(contact, "user_id")
     customer = wa_id or user_id
     if customer is None:
         reason = f"{where}: message {_short(wamid)} has no sender (no from, wa_id or user_id)"
+        return Ignored(reason=reason, field=_MESSAGES_FIELD)
+    envelope = _envelope(value, contact or None, message)
+    if nested_deeper(envelope, _MAX_ENVELOPE_DEPTH):
+        reason = f"{where}: message {_short(wamid)} nests over {_MAX_ENVELOPE_DEPTH} levels"
         return Ignored(reason=reason, field=_MESSAGES_FIELD)
     content = content_of(message)
     return InboundMessage(
@@ -190,12 +198,12 @@ def _message(message: JsonObject, value: JsonObject, phone_number_id: str, where
         original_message_id=content.original_message_id,
         errors=errors_of(message),
         unsupported_reason=content.unsupported_reason,
-        envelope=_envelope(value, contact or None, message),
+        envelope=envelope,
     )
 
 
 def _status(status: JsonObject, phone_number_id: str, where: str) -> Event:
-    wamid, state = str_at(status, "id"), str_at(status, "status")
+    wamid, state = id_at(status, "id"), str_at(status, "status")
     if not wamid or not state:
         return Ignored(reason=f"{where}: status without id or status", field=_MESSAGES_FIELD)
     return StatusUpdate(
