@@ -35,6 +35,15 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+## Failure scenarios against real processes (storm, kill -9, Redis/PostgreSQL/AI/Graph outages,
+## checkout rush): one row each with sent/acked/processed/replied/lost/duplicated and targets.
+reliability: $(STAMP)
+	$(BIN)/python -m reliability
+
+## Fuzz the webhook of a real in-process bot: schema-generated and corpus-mutated bodies, signed.
+fuzz: $(STAMP)
+	$(BIN)/python -m fuzz --count 100000
+
 clean:
 	-$(BIN)/python -m bot.devservices --stop 2>/dev/null
 	rm -rf $(VENV) .embedded .pytest_cache .mypy_cache .ruff_cache
