@@ -24,8 +24,8 @@ __all__ = [
     "ADMIN_DSN",
     "REDIS_URL",
     "Row",
-    "fresh_database",
     "free_port",
+    "fresh_database",
     "percentile",
     "print_table",
     "require_wrk",
@@ -100,8 +100,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def fresh_database(name: str) -> Iterator[str]:
-    """A new migrated database on the local server, dropped afterwards; yields its DSN."""
+def fresh_database(name: str, *, template: str | None = None) -> Iterator[str]:
+    """A new migrated database (or a copy of ``template``), dropped afterwards; yields its DSN."""
     base = ADMIN_DSN.rpartition("/")[0]
 
     async def admin(sql: str) -> None:
@@ -112,9 +112,12 @@ def fresh_database(name: str) -> Iterator[str]:
             await conn.close()
 
     asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     dsn = f"{base}/{name}"
-    asyncio.run(migrate(dsn))
+    if template is None:
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+        asyncio.run(migrate(dsn))
+    else:
+        asyncio.run(admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     try:
         yield dsn
     finally:
@@ -123,7 +126,12 @@ def fresh_database(name: str) -> Iterator[str]:
 
 @contextmanager
 def server_process(
-    args: list[str], *, port: int, env: Mapping[str, str] | None = None, health: str = "/"
+    args: list[str],
+    *,
+    port: int,
+    env: Mapping[str, str] | None = None,
+    health: str = "/",
+    start_timeout_s: float = 20.0,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A server in its own process, ready when ``health`` answers on ``port``."""
     process = subprocess.Popen(
@@ -133,7 +141,7 @@ def server_process(
         stderr=subprocess.DEVNULL if not os.environ.get("BENCH_VERBOSE") else None,
     )
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + start_timeout_s
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"{' '.join(args)} exited with {process.returncode}")

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.common import Row
 from bot.intent.keywords import classify, detect_language
 from bot.intent.model import Intent
 
@@ -152,6 +153,22 @@ def report(figures: dict[str, Any]) -> str:
         f" tables built on first use)   baseline {us['baseline']:.2f}",
     ]
     return "\n".join(lines)
+
+
+def rows(figures: dict[str, Any]) -> list[Row]:
+    ours, base, us = (
+        figures["ours"]["accuracy"],
+        figures["baseline"]["accuracy"],
+        figures["us_per_call"],
+    )
+    reference = "one keyword per intent"
+    return [
+        Row(f"keyword intent accuracy ({figures['count']} texts)", "", ours["all"], base["all"],
+            reference, "> 0.70 (charter MVP)"),
+        Row("keyword intent accuracy, holdout", "", ours["holdout"], base["holdout"], reference),
+        Row("keyword intent µs/classification", "µs", us["ours"], us["baseline"], reference,
+            "< 10 ms (charter)", higher_is_better=False),
+    ]  # fmt: skip
 
 
 def main() -> int:

@@ -27,6 +27,7 @@ import asyncpg
 import httpx
 import redis.asyncio as aioredis
 
+from bench.common import Row
 from bot.intent.breaker import BreakerConfig
 from bot.intent.keywords import classify
 from bot.intent.model import IntentResult
@@ -195,6 +196,18 @@ async def _run(redis_url: str, ai_calls: int) -> dict[str, Any]:
 def run(redis_url: str = DEFAULT_REDIS, ai_calls: int = 60) -> dict[str, Any]:
     """Latency figures in ms, keyed by path; about ai_calls × 0.2 s / 10 plus a few seconds."""
     return asyncio.run(_run(redis_url, ai_calls))
+
+
+def rows(figures: dict[str, Any]) -> list[Row]:
+    ai, alone = figures["ai_200ms"], figures["keywords_alone"]
+    return [
+        Row("intent p95, AI provider taking 200 ms", "ms", ai["p95"], AI_LATENCY_S * 1000,
+            "the provider's own delay", "50–300 ms (charter)", higher_is_better=False),
+        Row("intent p95, breaker open → keywords", "ms", figures["breaker_open"]["p95"],
+            alone["p95"], "keywords alone", "< 10 ms", higher_is_better=False),
+        Row("intent p95, cached AI answer", "ms", figures["cache_hit"]["p95"], alone["p95"],
+            "keywords alone", "", higher_is_better=False),
+    ]  # fmt: skip
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ from limits import (
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
+from bench.common import Row
 from bot import keys
 from bot.ratelimit import RateLimiter, TierLimits
 
@@ -137,6 +138,18 @@ def run(
 ) -> dict[str, Any]:
     """Measure all three contenders; about 3 × (seconds + 0.5) long."""
     return asyncio.run(_run(redis_url, seconds, concurrency))
+
+
+def rows(figures: dict[str, Any]) -> list[Row]:
+    ours = figures["ours_msgs_per_s"]
+    return [
+        Row("rate limit checks/s", "msg/s", ours, figures["limits_msgs_per_s"],
+            "limits moving window"),
+        Row("rate limit checks/s vs an empty EVALSHA", "msg/s", ours,
+            figures["ceiling_msgs_per_s"], "EVALSHA 'return 1'"),
+        Row("rate limit bytes per customer", "B", figures["ours_bytes"], figures["limits_bytes"],
+            "limits moving window", higher_is_better=False),
+    ]  # fmt: skip
 
 
 def main() -> None:

@@ -23,8 +23,8 @@ import orjson
 from bench.common import (
     REDIS_URL,
     Row,
-    fresh_database,
     free_port,
+    fresh_database,
     print_table,
     require_wrk,
     server_process,
