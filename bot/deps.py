@@ -9,16 +9,16 @@ from typing import Any, Protocol
 
 import asyncpg
 import httpx
-import redis.asyncio as aioredis
 
 from bot.commerce.payments import StripeCheckout
 from bot.config import LiveConfig
+from bot.inbox import InboxWriter
 from bot.intent.keywords import classify
 from bot.intent.router import IntentRouter
-from bot.inbox import InboxWriter
 from bot.outbound import OutboundLog
 from bot.ratelimit import RateLimiter, TierLimits, load_tier_limits
 from bot.recorder import Recorder, RecordingGraph
+from bot.redis_client import RedisClient, create_redis
 from bot.sessions import SessionStore
 from bot.settings import Settings
 from bot.whatsapp.graph import GraphClient, SendResult
@@ -37,7 +37,7 @@ class GraphSender(Protocol):
 class Deps:
     settings: Settings
     pool: asyncpg.Pool
-    redis: aioredis.Redis
+    redis: RedisClient  # standalone or cluster, by REDIS_URL's scheme
     graph: GraphSender
     outbound: OutboundLog
     inbox: InboxWriter
@@ -71,13 +71,21 @@ class Deps:
             self.recorder.close()
 
 
+async def _keep_session_state(conn: asyncpg.Connection) -> None:
+    """Skip asyncpg's per-release reset round trip (UNLISTEN, advisory unlock, RESET ALL).
+
+    Pool connections never hold session state: advisory locks and LISTEN use dedicated
+    connections (the inbox workers and the config listener), never the pool.
+    """
+
+
 async def build_deps(
     settings: Settings, *, graph_transport: httpx.AsyncBaseTransport | None = None
 ) -> Deps:
-    pool = await asyncpg.create_pool(settings.database_url, min_size=2, max_size=20)
-    redis: aioredis.Redis = aioredis.Redis.from_url(
-        settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
+    pool = await asyncpg.create_pool(
+        settings.database_url, min_size=2, max_size=20, reset=_keep_session_state
     )
+    redis = await create_redis(settings.redis_url)
     graph: GraphSender = GraphClient(
         settings.graph_api_url,
         settings.whatsapp_phone_number_id,

@@ -147,13 +147,14 @@ class InboxWorkers:
         try:
             if not await self._resume(conn, customer):
                 return  # replies still waiting on the Graph API; keep order, retry at next poll
-            while True:
-                self._dirty.discard(customer)
-                batch = await fetch_pending(conn, customer)
-                for message in batch:
-                    if not await self._process(conn, message):
-                        return  # failed attempt: retried at the next poll, order kept
-                if not batch and customer not in self._dirty:
-                    return
+            self._dirty.discard(customer)
+            batch = await fetch_pending(conn, customer)
+            for message in batch:
+                if not await self._process(conn, message):
+                    return  # failed attempt: retried at the next poll, order kept
+            if batch:
+                # One batch per turn, then to the back of the queue: a chatty customer must not
+                # keep a worker while others wait (their order is kept by the lock either way).
+                self._dirty.add(customer)
         finally:
             await conn.execute(_UNLOCK, customer)
