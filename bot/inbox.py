@@ -20,9 +20,27 @@ import orjson
 
 from bot.whatsapp.events import InboundMessage
 
-__all__ = ["InboxWriter", "PendingMessage", "fetch_pending", "mark_done", "mark_failed_attempt"]
+__all__ = [
+    "STORAGE_DOWN",
+    "InboxWriter",
+    "PendingMessage",
+    "fetch_pending",
+    "mark_done",
+    "mark_failed_attempt",
+]
 
 log = logging.getLogger(__name__)
+
+# PostgreSQL unreachable, restarting or out of connections: retry later, never answer for it.
+STORAGE_DOWN: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.OperatorInterventionError,
+)
 
 _INSERT = """
 INSERT INTO inbound_messages (wamid, customer, phone_number_id, type, sent_at, envelope)

@@ -9,7 +9,7 @@ import asyncpg
 
 from bot import outbox
 from bot.deps import Deps
-from bot.inbox import PendingMessage, mark_done, mark_failed_attempt
+from bot.inbox import STORAGE_DOWN, PendingMessage, mark_done, mark_failed_attempt
 from bot.logs import log_context, mask, note
 from bot.metrics import MESSAGES, message_type
 from bot.pipeline.core import Context, Handler
@@ -66,7 +66,7 @@ class Processor:
                 await mark_done(conn, pending.id, rate_limited=ctx.rate_limited)
             if ctx.session is not None:
                 await self._deps.sessions.cache(ctx.session)
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+        except STORAGE_DOWN:
             raise  # the worker reconnects; the message stays pending
         except Exception as exc:
             state = await mark_failed_attempt(

@@ -11,6 +11,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from bot.inbox import STORAGE_DOWN
 from bot.whatsapp.events import InboundMessage, StatusUpdate
 from bot.whatsapp.parse import parse_body
 
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # Meta's documented maximum payload
 # What makes the store step unavailable: the webhook then answers 503 and Meta redelivers.
-_STORE_DOWN = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
+_STORE_DOWN = (*STORAGE_DOWN, asyncpg.PostgresError)
 
 
 def _error(status: int, message: str) -> Response:

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from bot.inbox import PendingMessage, fetch_pending
+from bot.inbox import STORAGE_DOWN, PendingMessage, fetch_pending
 
 __all__ = ["InboxWorkers", "ProcessFn"]
 
@@ -109,7 +109,7 @@ class InboxWorkers:
                     for row in await conn.fetch(_POLL, 200):
                         self.notify(row["customer"])
                     await asyncio.sleep(self._poll_interval_s)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except (*STORAGE_DOWN, asyncpg.PostgresError) as exc:
                 log.warning("inbox poller lost its connection: %s", exc)
             finally:
                 with contextlib.suppress(Exception):
@@ -135,7 +135,7 @@ class InboxWorkers:
                         if customer in self._dirty:  # announced while we were unlocking
                             self._dirty.discard(customer)
                             self.notify(customer)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except (*STORAGE_DOWN, asyncpg.PostgresError) as exc:
                 log.warning("inbox worker %d lost its connection: %s", number, exc)
             finally:
                 with contextlib.suppress(Exception):

@@ -224,11 +224,16 @@ def _logged_errors(folder: Path) -> Counter[str]:
 
 
 def repeats_near(outcome: Outcome, events: list[float]) -> str:
-    """When the copies that were repeated had been sent, in seconds from the nearest event."""
+    """When the copies that were repeated had been sent, in seconds from the nearest event,
+    and how long after them the repeats came."""
     if not outcome.repeats:
         return "none"
     offsets = [first - min(events, key=lambda e: abs(first - e)) for first, _ in outcome.repeats]
-    return f"{len(offsets)}, sent {min(offsets):+.2f}…{max(offsets):+.2f} s from it"
+    gaps = [again - first for first, again in outcome.repeats]
+    return (
+        f"{len(offsets)}, sent {min(offsets):+.2f}…{max(offsets):+.2f} s from it,"
+        f" again {min(gaps):.1f}…{max(gaps):.1f} s later"
+    )
 
 
 def customers_for(rate: float, seconds: float) -> int:

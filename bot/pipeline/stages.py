@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from bot.customers import set_language, touch_customer
+from bot.inbox import STORAGE_DOWN
 from bot.intent.keywords import detect_language
 from bot.logs import mask
 from bot.pipeline.core import Context, Handler
@@ -18,6 +19,8 @@ log = logging.getLogger(__name__)
 async def guard_errors(ctx: Context, call_next: Handler) -> None:
     try:
         await call_next(ctx)
+    except STORAGE_DOWN:
+        raise  # the message stays pending and is retried; an apology would mark it done
     except Exception:
         # Logged once here with the message id; the customer gets one apology, not silence.
         log.exception(
