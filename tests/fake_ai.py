@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from tests.servers import serve_app
 
 __all__ = [
     "FakeAI",
@@ -199,25 +200,6 @@ def _gemini_error(code: int) -> dict[str, Any]:
 async def running() -> AsyncIterator[FakeAI]:
     """A FakeAI served by uvicorn on a free 127.0.0.1 port for the duration of the block."""
     fake = FakeAI()
-    config = uvicorn.Config(
-        fake.app,
-        host="127.0.0.1",
-        port=0,
-        lifespan="off",
-        ws="none",
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()  # startup failed: raise its error
-        await asyncio.sleep(0.01)
-    fake.port = server.servers[0].sockets[0].getsockname()[1]
-    try:
+    async with serve_app(fake.app) as port:
+        fake.port = port
         yield fake
-    finally:
-        server.should_exit = True
-        await task
