@@ -61,7 +61,7 @@ class InboxWorkers:
         self._active: set[str] = set()
         self._dirty: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
-        self._idle = asyncio.Event()
+        self._stopping = False
 
     def notify(self, customer: str) -> None:
         """A new message for ``customer`` was stored: schedule it now instead of at the next poll."""
@@ -74,19 +74,32 @@ class InboxWorkers:
             self._ready.put_nowait(customer)
 
     async def start(self) -> None:
+        self._stopping = False
         self._tasks = [
             asyncio.create_task(self._worker(n), name=f"inbox-worker-{n}")
             for n in range(self._concurrency)
         ]
         self._tasks.append(asyncio.create_task(self._poller(), name="inbox-poller"))
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Let each worker finish the message in hand (up to ``grace_s``), then cancel."""
+        self._stopping = True
+        idle = self._concurrency - len(self._active)
+        for _ in range(self._concurrency):
+            self._ready.put_nowait("")  # wakes idle workers, which then see the flag and leave
+        if self._tasks:
+            _, late = await asyncio.wait(self._tasks[: self._concurrency], timeout=grace_s)
+            if late:
+                log.warning("%d inbox workers cancelled after %.0f s (%d were idle)",
+                            len(late), grace_s, idle)  # fmt: skip
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        self._ready = asyncio.Queue()
+        self._scheduled.clear()
 
     async def drain(self, timeout_s: float = 10.0) -> None:
         """Wait until nothing is scheduled or running here (tests and the replay use it)."""
@@ -97,7 +110,7 @@ class InboxWorkers:
 
     async def _poller(self) -> None:
         # Safety net for messages no notify() announced: other instances, restarts, retries.
-        while True:
+        while not self._stopping:
             try:
                 conn = await asyncpg.connect(self._dsn)
             except (OSError, asyncpg.PostgresError) as exc:
@@ -116,7 +129,7 @@ class InboxWorkers:
                     await conn.close()
 
     async def _worker(self, number: int) -> None:
-        while True:
+        while not self._stopping:
             try:
                 conn = await asyncpg.connect(self._dsn)
             except (OSError, asyncpg.PostgresError) as exc:
@@ -126,6 +139,8 @@ class InboxWorkers:
             try:
                 while True:
                     customer = await self._ready.get()
+                    if self._stopping:
+                        return
                     self._active.add(customer)
                     self._scheduled.discard(customer)
                     try:
@@ -138,8 +153,9 @@ class InboxWorkers:
             except (*STORAGE_DOWN, asyncpg.PostgresError) as exc:
                 log.warning("inbox worker %d lost its connection: %s", number, exc)
             finally:
-                with contextlib.suppress(Exception):
-                    await conn.close()
+                # A stop may have cut a query short: terminate instead of a polite close that
+                # would wait on it. Either way the server frees the customer locks.
+                conn.terminate()
 
     async def _serve(self, conn: asyncpg.Connection, customer: str) -> None:
         if not await conn.fetchval(_TRY_LOCK, customer):
@@ -150,6 +166,8 @@ class InboxWorkers:
             self._dirty.discard(customer)
             batch = await fetch_pending(conn, customer)
             for message in batch:
+                if self._stopping:
+                    return  # the rest stays pending for the next run or another instance
                 if not await self._process(conn, message):
                     return  # failed attempt: retried at the next poll, order kept
             if batch:
@@ -157,4 +175,5 @@ class InboxWorkers:
                 # keep a worker while others wait (their order is kept by the lock either way).
                 self._dirty.add(customer)
         finally:
-            await conn.execute(_UNLOCK, customer)
+            if not self._stopping:  # on a stop the connection closes, which unlocks
+                await conn.execute(_UNLOCK, customer)

@@ -73,6 +73,13 @@ class BotProcess:
     process: subprocess.Popen[bytes]
     url: str
 
+    def terminate(self, timeout_s: float = 10.0) -> float:
+        """SIGTERM, as an orchestrator stops an instance; seconds until it exited."""
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=timeout_s)
+        return time.monotonic() - started
+
     def kill(self) -> None:
         """kill -9: no shutdown code runs."""
         self.process.send_signal(signal.SIGKILL)

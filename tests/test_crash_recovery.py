@@ -28,6 +28,12 @@ async def _wait_for(pool: asyncpg.Pool, sql: str, timeout_s: float = 15.0) -> No
             await asyncio.sleep(0.05)
 
 
+_ALL_ANSWERED = """
+SELECT NOT EXISTS (SELECT FROM inbound_messages WHERE state <> 'done')
+   AND NOT EXISTS (SELECT FROM outbound_messages WHERE status = 'pending')
+"""
+
+
 def _env(database_url: str, redis_url: str, sink_port: int) -> dict[str, str]:
     return {
         "DATABASE_URL": database_url,
@@ -86,3 +92,26 @@ async def test_killed_while_sending(
     kinds = [r.body.get("type", "read") for r in sink.requests]
     # The hung call never reached "Meta"; the restarted bot sent each reply once.
     assert kinds == ["read", "interactive"]
+
+
+async def test_stopped_under_a_backlog_exits_promptly_and_loses_nothing(
+    database_url: str, redis_url: str, pg_pool: asyncpg.Pool, redis_client: object
+) -> None:
+    sink = GraphSink(latency_s=0.3)  # slow enough that a backlog is still there at the stop
+    customers = [SimCustomer(f"54911000003{n:02d}", f"Cliente {n}") for n in range(40)]
+    async with serve_app(create_sink_app(sink)) as sink_port:
+        env = _env(database_url, redis_url, sink_port)
+        async with bot_process(env) as first:
+            for round_ in range(3):
+                posted = [_post(first.url, c.says(f"hola {round_}")) for c in customers]
+                assert set(await asyncio.gather(*posted)) == {200}
+            # Workers finish the message in hand, then leave; a stuck worker would hold this
+            # past the 10 s grace (and the old behaviour: forever).
+            assert first.terminate(timeout_s=12) < 12
+        left = await pg_pool.fetchval("SELECT count(*) FROM inbound_messages WHERE state <> 'done'")
+        assert left > 0, "the backlog was gone before the stop: the test proves nothing"
+        async with bot_process(env):
+            await _wait_for(pg_pool, _ALL_ANSWERED, 60)
+    assert await pg_pool.fetchval("SELECT count(*) FROM inbound_messages") == 120
+    read = [r.body["message_id"] for r in sink.requests if r.body.get("status") == "read"]
+    assert len(read) == len(set(read)) == 120  # every message answered, none twice
