@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
@@ -22,6 +23,7 @@ __all__ = [
     "DEV_ENV",
     "BotLink",
     "InProcessLink",
+    "Notification",
     "dev_settings",
     "in_process_bot",
     "remote_bot",
@@ -45,8 +47,19 @@ def dev_settings(**overrides: str) -> Settings:
     return Settings.from_env({**DEV_ENV, **os.environ, **overrides})
 
 
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """A signed request from a third party (a payment provider) to one of the bot's endpoints."""
+
+    path: str
+    body: bytes
+    headers: Mapping[str, str]
+
+
 class BotLink(Protocol):
     async def post(self, body: Mapping[str, Any]) -> int: ...
+
+    async def post_notification(self, notification: Notification) -> int: ...
 
     async def replies(self) -> list[Body]: ...
 
@@ -67,14 +80,20 @@ class InProcessLink:
         self.deps = deps
         self.sink = sink
 
-    async def post_raw(self, raw: bytes, headers: Mapping[str, str]) -> httpx.Response:
-        response = await self.client.post("/webhook", content=raw, headers=dict(headers))
+    async def post_raw(
+        self, raw: bytes, headers: Mapping[str, str], path: str = "/webhook"
+    ) -> httpx.Response:
+        response = await self.client.post(path, content=raw, headers=dict(headers))
         await self.deps.workers.drain()
         return response
 
     async def post(self, body: Mapping[str, Any]) -> int:
         raw, headers = signed(self.deps.settings.whatsapp_app_secret, body)
         return (await self.post_raw(raw, headers)).status_code
+
+    async def post_notification(self, notification: Notification) -> int:
+        response = await self.post_raw(notification.body, notification.headers, notification.path)
+        return response.status_code
 
     async def replies(self) -> list[Body]:
         return [request.body for request in self.sink.take()]
@@ -104,6 +123,14 @@ class RemoteLink:
     async def post(self, body: Mapping[str, Any]) -> int:
         raw, headers = signed(self._secret, body)
         response = await self._client.post(f"{self._url}/webhook", content=raw, headers=headers)
+        return response.status_code
+
+    async def post_notification(self, notification: Notification) -> int:
+        response = await self._client.post(
+            f"{self._url}{notification.path}",
+            content=notification.body,
+            headers=dict(notification.headers),
+        )
         return response.status_code
 
     async def skip_existing(self) -> None:

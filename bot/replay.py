@@ -1,27 +1,39 @@
 """Replay conversations (JSONL) against an in-process bot or a running one.
 
 Recorded form: ``{"in": <webhook body>}`` and ``{"out": <Graph request body>}`` lines.
-Scripted form: ``{"say": ...}``, ``{"tap": ...}``, ``{"send": {...}}``, ``{"expect": "<regex>"}``.
-Either may start with ``{"customer": {"wa_id": ..., "name": ...}}``.
+Scripted form: ``{"say": ...}``, ``{"tap": ...}``, ``{"send": {...}}``, ``{"expect": "<regex>"}``,
+and ``{"pay": "last"}``: the payment provider confirms the last payment link the bot sent this
+customer, and its signed notification is posted to the bot (and redelivered, like webhooks).
+``pay`` needs a stand-in for the provider (``PaymentProvider``); ``bot replay`` has none and
+refuses such a conversation before its first step.
+Either form may start with ``{"customer": {"wa_id": ..., "name": ...}}``.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
-from bot.botlink import BotLink, in_process_bot, remote_bot
+from bot.botlink import BotLink, Notification, in_process_bot, remote_bot
 from bot.simulator import SimCustomer
 from bot.whatsapp.view import body_kind, body_options, body_text
 
-__all__ = ["Conversation", "ReplayMismatch", "load_conversation", "replay", "replay_files"]
+__all__ = [
+    "Conversation",
+    "PaymentProvider",
+    "ReplayMismatch",
+    "load_conversation",
+    "replay",
+    "replay_files",
+]
 
 Body = dict[str, Any]
 OutboundCheck = Callable[[Body], None]
@@ -31,10 +43,22 @@ class ReplayMismatch(AssertionError):
     """The bot answered something else than the conversation says; ``str()`` is a readable diff."""
 
 
+class PaymentProvider(Protocol):
+    """Plays the payment provider for ``pay`` steps: a local server the bot's links point at."""
+
+    def checkout_link(self, text: str) -> str | None:
+        """The last checkout link this provider issued that ``text`` contains, if any."""
+        ...
+
+    def confirm(self, link: str) -> Notification:
+        """Mark the checkout behind ``link`` paid; the signed notification the provider sends."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     line: int
-    kind: str  # in, out, say, tap, send, expect
+    kind: str  # in, out, say, tap, send, expect, pay
     value: Any
 
 
@@ -45,8 +69,13 @@ class Conversation:
     name: str
     steps: tuple[Step, ...]
 
+    @property
+    def pays(self) -> bool:
+        """Whether a payment provider stand-in is needed to replay it."""
+        return any(step.kind == "pay" for step in self.steps)
 
-_KINDS = ("in", "out", "say", "tap", "send", "expect")
+
+_KINDS = ("in", "out", "say", "tap", "send", "expect", "pay")
 
 
 def load_conversation(path: Path) -> Conversation:
@@ -64,6 +93,8 @@ def load_conversation(path: Path) -> Conversation:
         if kind == "customer" and isinstance(value, dict):
             wa_id = str(value.get("wa_id", wa_id))
             name = str(value.get("name", name))
+        elif kind == "pay" and value != "last":
+            raise ValueError(f'{path}:{number}: pay takes "last", not {value!r}')
         elif kind in _KINDS:
             steps.append(Step(number, kind, value))
         else:
@@ -109,6 +140,16 @@ def _resolve_tap(conv: Conversation, step: Step, shown: Sequence[Body]) -> tuple
     raise ReplayMismatch(f"{conv.path}:{step.line}: no option {wanted!r} among: {titles}")
 
 
+def _last_payment_link(
+    conv: Conversation, step: Step, payments: PaymentProvider, shown: Sequence[Body]
+) -> str:
+    for body in reversed(shown):
+        link = payments.checkout_link(body_text(body))
+        if link is not None:
+            return link
+    raise ReplayMismatch(f"{conv.path}:{step.line}: pay, but no payment link was sent")
+
+
 async def replay(
     conv: Conversation,
     link: BotLink,
@@ -116,23 +157,33 @@ async def replay(
     check_outbound: OutboundCheck | None = None,
     redeliveries: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    payments: PaymentProvider | None = None,
 ) -> list[Body]:
-    """Run one conversation; raise ReplayMismatch at the first difference. Returns every reply."""
+    """Run one conversation; raise ReplayMismatch at the first difference. Returns every reply.
+
+    ValueError, before any step, when the conversation pays and ``payments`` is None.
+    """
+    if payments is None and conv.pays:
+        line = next(step.line for step in conv.steps if step.kind == "pay")
+        raise ValueError(
+            f"{conv.path}:{line}: the pay step needs a payment provider stand-in, and none is "
+            "configured (tests/test_conversations.py replays it with a local Stripe)"
+        )
     customer = SimCustomer(conv.wa_id, conv.name)
     every: list[Body] = []
     since_action: list[Body] = []
     expected_out: list[Body] = []
     last_in: Step | None = None
 
-    async def deliver(body: Mapping[str, Any]) -> None:
+    async def deliver(post: Callable[[], Awaitable[int]], what: str = "webhook") -> None:
         nonlocal since_action
-        status = await link.post(body)
+        status = await post()
         if status != 200:
-            raise ReplayMismatch(f"{conv.path}: webhook answered {status}")
+            raise ReplayMismatch(f"{conv.path}: {what} answered {status}")
         since_action = await link.replies()
-        for _ in range(redeliveries):  # Meta redelivers: nothing may change
-            if await link.post(body) != 200 or await link.replies():
-                raise ReplayMismatch(f"{conv.path}: a redelivered message changed the outcome")
+        for _ in range(redeliveries):  # Meta and payment providers redeliver: nothing may change
+            if await post() != 200 or await link.replies():
+                raise ReplayMismatch(f"{conv.path}: a redelivered {what} changed the outcome")
         for reply in since_action:
             if check_outbound is not None:
                 check_outbound(reply)
@@ -148,18 +199,20 @@ async def replay(
         if step.kind == "in":
             compare_recorded()
             expected_out, last_in = [], step
-            await deliver(step.value)
+            await deliver(functools.partial(link.post, step.value))
         elif step.kind == "out":
             expected_out.append(step.value)
         elif step.kind == "say":
-            await deliver(customer.says(str(step.value)))
+            await deliver(functools.partial(link.post, customer.says(str(step.value))))
         elif step.kind == "send":
-            await deliver(customer.sends(step.value))
+            await deliver(functools.partial(link.post, customer.sends(step.value)))
         elif step.kind == "tap":
             reply_id, title, on_list = _resolve_tap(conv, step, _visible(every))
-            await deliver(
-                customer.taps(reply_id=reply_id, title=title, on_list=on_list, context_id=None)
-            )
+            tapped = customer.taps(reply_id=reply_id, title=title, on_list=on_list, context_id=None)
+            await deliver(functools.partial(link.post, tapped))
+        elif step.kind == "pay" and payments is not None:  # None refused above
+            paid = payments.confirm(_last_payment_link(conv, step, payments, _visible(every)))
+            await deliver(functools.partial(link.post_notification, paid), "payment notification")
         elif step.kind == "expect":
             text = "\n".join(body_text(b) for b in _visible(since_action))
             if re.search(str(step.value), text, re.IGNORECASE | re.DOTALL) is None:

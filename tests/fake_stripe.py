@@ -5,6 +5,10 @@ takes it), honours ``Idempotency-Key`` like Stripe (same key and form: the saved
 key, other form: 400), and answers a session object shaped like Stripe's. ``fail(...)`` scripts
 error answers for the next requests; they are not saved under the key, as for a request Stripe
 never started executing.
+
+It is also the replay's payment provider (``bot.replay.PaymentProvider``): it finds its checkout
+links in the bot's messages and confirms them with the event Stripe would post to the bot's
+endpoint, signed with the webhook secret that ``configure`` gives the bot.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -27,12 +31,26 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bot.botlink import Notification
+from bot.settings import Settings
 from tests.servers import serve_app
 
-__all__ = ["SECRET_KEY", "FakeStripe", "SeenRequest", "event", "running", "signed_event"]
+__all__ = [
+    "SECRET_KEY",
+    "WEBHOOK_SECRET",
+    "FakeStripe",
+    "SeenRequest",
+    "event",
+    "running",
+    "signed_event",
+]
 
 SECRET_KEY = "sk_test_fake_0123456789"
+WEBHOOK_SECRET = "whsec_test_secret"
+# Where the shop's Stripe Dashboard sends events (the route in bot/app.py).
+WEBHOOK_PATH = "/payments/stripe/webhook"
 _KEY_PART = re.compile(r"[^\[\]]+")
+_CHECKOUT_LINK = re.compile(r"https://checkout\.stripe\.com/c/pay/(cs_test_[A-Za-z0-9]+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +69,7 @@ class _Saved:
 @dataclass(slots=True)
 class FakeStripe:
     secret_key: str = SECRET_KEY
+    webhook_secret: str = WEBHOOK_SECRET
     port: int = 0
     requests: list[SeenRequest] = field(default_factory=list)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -63,6 +82,15 @@ class FakeStripe:
 
     def app(self) -> Starlette:
         return Starlette(routes=[Route("/v1/checkout/sessions", self._create, methods=["POST"])])
+
+    def configure(self, settings: Settings) -> Settings:
+        """``settings`` with the bot's Stripe keys and API pointed at this fake."""
+        return replace(
+            settings,
+            stripe_secret_key=self.secret_key,
+            stripe_webhook_secret=self.webhook_secret,
+            stripe_api_base=self.base_url,
+        )
 
     def fail(self, *statuses: int) -> None:
         """Answer the next requests with these HTTP statuses, in order."""
@@ -79,6 +107,18 @@ class FakeStripe:
         session = self.sessions[session_id]
         session.update(status="complete", payment_status=payment_status, url=None)
         return event(event_type, dict(session))
+
+    def checkout_link(self, text: str) -> str | None:
+        """The last link to one of this fake's sessions in ``text``, if any."""
+        links = [m for m in _CHECKOUT_LINK.finditer(text) if m[1] in self.sessions]
+        return links[-1][0] if links else None
+
+    def confirm(self, link: str) -> Notification:
+        """The customer pays at ``link``: Stripe's signed ``checkout.session.completed``."""
+        found = _CHECKOUT_LINK.fullmatch(link)
+        assert found is not None, f"not a Stripe Checkout link: {link}"
+        raw, headers = signed_event(self.webhook_secret, self.paid_event(found[1]))
+        return Notification(WEBHOOK_PATH, raw, headers)
 
     async def _create(self, request: Request) -> Response:
         auth = request.headers.get("authorization", "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -23,11 +23,10 @@ from bot.commerce.payments import PaymentError, PaymentLink, StripeCheckout, min
 from bot.settings import Settings
 from bot.texts import texts_for
 from tests import fake_stripe
-from tests.fake_stripe import SECRET_KEY, FakeStripe, signed_event
+from tests.fake_stripe import SECRET_KEY, WEBHOOK_SECRET, FakeStripe, signed_event
 from tests.servers import free_port
 
 CUSTOMER = "5215512345678"
-WEBHOOK_SECRET = "whsec_test_secret"
 SUCCESS_URL = "https://wa.me/5215500000000"
 CANCEL_URL = "https://shop.example/cancelled"
 ITEMS = (("Camiseta", 2, Decimal("9.70")), ("Gorra", 1, Decimal("5.00")))
@@ -356,15 +355,34 @@ def settings() -> Settings:
     return Settings.from_env({**BASE_ENV, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET})
 
 
-def webhook_client(pool: asyncpg.Pool | None, settings: Settings) -> httpx.AsyncClient:
+@dataclass(slots=True)
+class Workers:
+    """Stands in for the inbox workers: remembers the customers the webhook announced."""
+
+    announced: list[str] = field(default_factory=list)
+
+    def notify(self, customer: str) -> None:
+        self.announced.append(customer)
+
+
+def webhook_client(
+    pool: asyncpg.Pool | None, settings: Settings, workers: Workers | None = None
+) -> httpx.AsyncClient:
     app = Starlette(routes=[Route("/payments/stripe/webhook", stripe_webhook, methods=["POST"])])
-    app.state.deps = SimpleNamespace(pool=pool, settings=settings)
+    app.state.deps = SimpleNamespace(pool=pool, settings=settings, workers=workers or Workers())
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot.test")
 
 
 @pytest.fixture
-async def hook(pg_pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with webhook_client(pg_pool, settings) as client:
+def workers() -> Workers:
+    return Workers()
+
+
+@pytest.fixture
+async def hook(
+    pg_pool: asyncpg.Pool, settings: Settings, workers: Workers
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with webhook_client(pg_pool, settings, workers) as client:
         yield client
 
 
@@ -397,7 +415,11 @@ async def state(pool: asyncpg.Pool, order: Order) -> tuple[str, str, int]:
 
 
 async def test_paid_event_marks_paid_and_queues_one_notice(
-    pg_pool: asyncpg.Pool, stripe: FakeStripe, checkout: StripeCheckout, hook: httpx.AsyncClient
+    pg_pool: asyncpg.Pool,
+    stripe: FakeStripe,
+    checkout: StripeCheckout,
+    hook: httpx.AsyncClient,
+    workers: Workers,
 ) -> None:
     order, link = await pending_link(pg_pool, checkout, language="en")
     event = stripe.paid_event(link.provider_ref)
@@ -416,10 +438,16 @@ async def test_paid_event_marks_paid_and_queues_one_notice(
     body = orjson.loads(notice["body"])
     assert body["to"] == CUSTOMER
     assert body["text"]["body"] == texts_for("en").payment_received.format(order="PED-0001")
+    # The workers send it now rather than at their next poll.
+    assert workers.announced == [CUSTOMER]
 
 
 async def test_redelivery_changes_nothing(
-    pg_pool: asyncpg.Pool, stripe: FakeStripe, checkout: StripeCheckout, hook: httpx.AsyncClient
+    pg_pool: asyncpg.Pool,
+    stripe: FakeStripe,
+    checkout: StripeCheckout,
+    hook: httpx.AsyncClient,
+    workers: Workers,
 ) -> None:
     order, link = await pending_link(pg_pool, checkout, language=None)
     event = stripe.paid_event(link.provider_ref)
@@ -434,6 +462,7 @@ async def test_redelivery_changes_nothing(
     assert again.json()["outcome"] == "already_paid"
     assert await state(pg_pool, order) == ("paid", "paid", 1)
     assert await pg_pool.fetchval("SELECT paid_at FROM payments") == paid_at
+    assert workers.announced == [CUSTOMER]
 
     # As if the first settlement were invisible: the outbox key still stops a second notice.
     await pg_pool.execute("UPDATE payments SET status = 'pending', paid_at = NULL")
@@ -538,13 +567,18 @@ async def test_sessions_that_cannot_settle_are_acknowledged_unchanged(
 
 
 async def test_paid_cancelled_order_stays_cancelled_without_notice(
-    pg_pool: asyncpg.Pool, stripe: FakeStripe, checkout: StripeCheckout, hook: httpx.AsyncClient
+    pg_pool: asyncpg.Pool,
+    stripe: FakeStripe,
+    checkout: StripeCheckout,
+    hook: httpx.AsyncClient,
+    workers: Workers,
 ) -> None:
     order, link = await pending_link(pg_pool, checkout)
     await pg_pool.execute("UPDATE orders SET status = 'cancelled'")
     response = await deliver(hook, stripe.paid_event(link.provider_ref))
     assert response.json() == {"outcome": "paid", "order": "PED-0001", "order_status": "cancelled"}
     assert await state(pg_pool, order) == ("paid", "cancelled", 0)
+    assert workers.announced == []
 
 
 async def test_database_down_is_503(
@@ -576,13 +610,7 @@ async def test_missing_webhook_secret_is_503(settings: Settings) -> None:
 async def test_running_bot_takes_stripe_payments(
     bot_settings: Settings, stripe: FakeStripe
 ) -> None:
-    settings = replace(
-        bot_settings,
-        stripe_secret_key=SECRET_KEY,
-        stripe_webhook_secret=WEBHOOK_SECRET,
-        stripe_api_base=stripe.base_url,
-    )
-    async with in_process_bot(settings) as bot:
+    async with in_process_bot(stripe.configure(bot_settings)) as bot:
         assert bot.deps.payments is not None and bot.deps.http is not None
         order = await seed_order(bot.deps.pool)
         link = await bot.deps.payments.create_link(bot.deps.pool, order)

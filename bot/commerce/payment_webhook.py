@@ -64,6 +64,7 @@ class Settled:
     outcome: str
     order_number: str | None = None
     order_status: str | None = None  # after this event
+    notified: str | None = None  # the customer whose "payment received" notice was queued
 
 
 def verify_signature(secret: str, header: str | None, body: bytes, *, now: float) -> str | None:
@@ -107,13 +108,14 @@ async def settle_checkout(
         moved = await conn.execute(_ORDER_PAID, row["order_id"]) == "UPDATE 1"
         # Only a pending order is told "payment received": an order the shop already moved on
         # has had its own status notices, and a cancelled one needs a person, not a message.
-        if moved:
-            customer = row["customer"]
-            text = texts_for(row["language"]).payment_received.format(order=number)
-            await OutboundLog(pool).enqueue(
-                conn, customer, f"payment:{session_id}", messages.text(customer, text)
-            )
-        return Settled("paid", number, "paid" if moved else status)
+        if not moved:
+            return Settled("paid", number, status)
+        customer = row["customer"]
+        text = texts_for(row["language"]).payment_received.format(order=number)
+        await OutboundLog(pool).enqueue(
+            conn, customer, f"payment:{session_id}", messages.text(customer, text)
+        )
+        return Settled("paid", number, "paid", customer)
 
 
 def _same_amount(session: dict[str, Any], amount: Decimal, currency: str) -> bool:
@@ -162,6 +164,9 @@ async def stripe_webhook(request: Request) -> Response:
         log.error("cannot store Stripe payment, asking Stripe to redeliver: %s", type(exc).__name__)
         return _json({"error": "storage unavailable, please retry"}, 503)
     _log_settled(settled, session)
+    if settled.notified is not None:
+        # Sent now by this process's workers, like a reply, not at a poll seconds later.
+        deps.workers.notify(settled.notified)
     return _json(
         {
             "outcome": settled.outcome,
