@@ -15,6 +15,7 @@ from tenacity.wait import wait_base, wait_exponential_jitter
 
 from bot.logs import mask
 from bot.metrics import GRAPH_ERRORS
+from bot.whatsapp.transport import default_transport
 
 __all__ = ["PAIR_RATE_LIMIT", "RETRYABLE_CODES", "GraphClient", "SendResult", "retryable"]
 
@@ -133,7 +134,7 @@ class GraphClient:
         self._sleep = sleep
         # One pooled client: keep-alive saves a TLS handshake per message at Meta's 80 msg/s.
         self._client = httpx.AsyncClient(
-            transport=transport,
+            transport=transport or default_transport(),
             timeout=httpx.Timeout(timeout_s),
             limits=httpx.Limits(
                 max_connections=100, max_keepalive_connections=20, keepalive_expiry=30.0
