@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
 
 import asyncpg
 import httpx
@@ -21,16 +19,10 @@ from bot.recorder import Recorder, RecordingGraph
 from bot.redis_client import RedisClient, create_redis
 from bot.sessions import SessionStore
 from bot.settings import Settings
-from bot.whatsapp.graph import GraphClient, SendResult
+from bot.whatsapp.graph import GraphClient, GraphSender
 from bot.workers import InboxWorkers
 
-__all__ = ["Deps", "GraphSender", "build_deps"]
-
-
-class GraphSender(Protocol):
-    async def send(self, body: Mapping[str, Any]) -> SendResult: ...
-
-    async def aclose(self) -> None: ...
+__all__ = ["Deps", "build_deps"]
 
 
 @dataclass(slots=True, kw_only=True)

@@ -11,10 +11,9 @@ import logging
 
 import asyncpg
 
-from bot.deps import GraphSender
 from bot.logs import mask
 from bot.outbound import OutboundLog
-from bot.whatsapp.graph import retryable
+from bot.whatsapp.graph import GraphSender, retryable
 
 __all__ = ["flush"]
 

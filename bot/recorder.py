@@ -5,14 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-from bot.whatsapp.graph import SendResult
-
-if TYPE_CHECKING:
-    from bot.deps import GraphSender
+from bot.whatsapp.graph import GraphSender, Hook, SendResult
 
 __all__ = ["Recorder", "RecordingGraph"]
 
@@ -45,9 +42,9 @@ class RecordingGraph:
         self._graph = graph
         self._recorder = recorder
 
-    async def send(self, body: Mapping[str, Any]) -> SendResult:
+    async def send(self, body: Mapping[str, Any], before_attempt: Hook | None = None) -> SendResult:
         self._recorder.outbound(body)
-        return await self._graph.send(body)
+        return await self._graph.send(body, before_attempt)
 
     async def aclose(self) -> None:
         await self._graph.aclose()

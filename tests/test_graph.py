@@ -363,3 +363,33 @@ async def test_sink_serves_from_the_command_line() -> None:
         await client.aclose()
         server.terminate()
         await server.wait()
+
+
+async def test_before_attempt_runs_before_each_attempt(
+    make_client: Callable[..., GraphClient],
+) -> None:
+    transport = scripted(httpx.Response(503), httpx.Response(200, json=OK_BODY))
+    started: list[int] = []
+
+    async def note() -> None:
+        started.append(len(started) + 1)
+
+    result = await make_client(transport).send(TEXT, note)
+    assert result.ok and result.attempts == 2 and started == [1, 2]
+
+
+async def test_what_before_attempt_raises_ends_the_send(
+    make_client: Callable[..., GraphClient],
+) -> None:
+    transport = scripted(httpx.Response(503), httpx.Response(200, json=OK_BODY))
+    calls = 0
+
+    async def settled_meanwhile() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise LookupError("settled")
+
+    with pytest.raises(LookupError):
+        await make_client(transport).send(TEXT, settled_meanwhile)
+    assert calls == 2

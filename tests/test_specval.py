@@ -97,6 +97,11 @@ def _rows(count: int, prefix: str = "r") -> list[dict[str, str]]:
 
 BASES: dict[str, dict[str, Any]] = {
     "text": _envelope("text", {"body": "Hola", "preview_url": False}),
+    # The outbox sends each message with its row's key, for the status webhooks to echo.
+    "text_with_callback_data": {
+        **_envelope("text", {"body": "Hola"}),
+        "biz_opaque_callback_data": "wamid.HBgLNTQ5MTE1NTU1MDAwMBUCABIYFDNBQjQ2:1",
+    },
     "button": _envelope(
         "interactive",
         {
@@ -212,7 +217,7 @@ _I = "interactive"
 _B = "interactive/action/buttons"
 _SS = "interactive/action/sections"
 _S0 = "interactive/action/sections/0"
-_X = {n: "x" * n for n in (21, 25, 61, 73, 201, 257, 1025, 4097)}
+_X = {n: "x" * n for n in (21, 25, 61, 73, 201, 257, 513, 1025, 4097)}
 _ELEVEN_SECTIONS = [{"title": f"S{i}", "rows": _rows(1, f"s{i}-")} for i in range(11)]
 _ELEVEN_PRODUCT_SECTIONS = [{"title": f"S{i}", "product_items": _items(1)} for i in range(11)]
 REJECTED: list[tuple[str, str, str, Any, str]] = [
@@ -271,6 +276,9 @@ REJECTED: list[tuple[str, str, str, Any, str]] = [
     ("unknown type", "text", "type", "carousel", "not a message type of the spec"),
     ("two contents", "text", "image", {"link": "https://e.com/a.jpg"}, "image: unexpected"),
     ("unknown envelope field", "text", "priority", "high", "priority: unexpected"),
+    ("513-char callback data", "text", "biz_opaque_callback_data", _X[513], "maxLength is 512"),
+    ("callback data object", "text", "biz_opaque_callback_data", {"k": 1}, "is not of type"),
+    ("read with callback data", "read", "biz_opaque_callback_data", "k", "unexpected field"),
     ("read, status delivered", "read", "status", "delivered", "only 'read'"),
     ("read, audio typing", "read", "typing_indicator", {"type": "audio"}, "typing_indicator"),
     ("read without message id", "read", "message_id", DROP, "'message_id' is a required"),

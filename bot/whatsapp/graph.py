@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import orjson
@@ -17,9 +17,19 @@ from bot.logs import mask
 from bot.metrics import GRAPH_ERRORS
 from bot.whatsapp.transport import default_transport
 
-__all__ = ["PAIR_RATE_LIMIT", "RETRYABLE_CODES", "GraphClient", "SendResult", "retryable"]
+__all__ = [
+    "PAIR_RATE_LIMIT",
+    "RETRYABLE_CODES",
+    "GraphClient",
+    "GraphSender",
+    "Hook",
+    "SendResult",
+    "retryable",
+]
 
 log = logging.getLogger(__name__)
+
+Hook = Callable[[], Awaitable[None]]
 
 PAIR_RATE_LIMIT = 131056
 # Throughput (130429), temporary or unknown (131000, 131016, 1, 2), app and WABA rate limits
@@ -35,6 +45,16 @@ class SendResult:
     error_code: int | None
     error_title: str | None
     attempts: int
+
+
+class GraphSender(Protocol):
+    """GraphClient, or a wrapper around it (the traffic recorder)."""
+
+    async def send(
+        self, body: Mapping[str, Any], before_attempt: Hook | None = None
+    ) -> SendResult: ...
+
+    async def aclose(self) -> None: ...
 
 
 def retryable(result: SendResult) -> bool:
@@ -145,14 +165,20 @@ class GraphClient:
             },
         )
 
-    async def send(self, body: Mapping[str, Any]) -> SendResult:
-        """POST one message or read/typing marker; never raises for HTTP, API or network errors."""
+    async def send(self, body: Mapping[str, Any], before_attempt: Hook | None = None) -> SendResult:
+        """POST one message or read/typing marker; never raises for HTTP, API or network errors.
+
+        ``before_attempt`` runs before each attempt (the outbox notes when each one started);
+        what it raises ends the send.
+        """
         content = orjson.dumps(dict(body))
         to = mask(str(body.get("to", "-")))
         attempts = 0
 
         async def attempt() -> SendResult:
             nonlocal attempts
+            if before_attempt is not None:
+                await before_attempt()
             attempts += 1
             try:
                 response = await self._client.post(self._url, content=content)
