@@ -89,7 +89,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
-    from bot.whatsapp.parse import parse_body, summarize
+    from bot.whatsapp.parse import parse_body
+    from bot.whatsapp.summary import summarize
 
     for name in args.files:
         path = Path(name)

@@ -14,6 +14,7 @@ from bot.inbox import InboxWriter
 from bot.intent.keywords import classify
 from bot.intent.router import IntentRouter
 from bot.outbound import OutboundLog
+from bot.outbox import Outbox
 from bot.ratelimit import RateLimiter, TierLimits, load_tier_limits
 from bot.recorder import Recorder, RecordingGraph
 from bot.redis_client import RedisClient, create_redis
@@ -32,6 +33,7 @@ class Deps:
     redis: RedisClient  # standalone or cluster, by REDIS_URL's scheme
     graph: GraphSender
     outbound: OutboundLog
+    outbox: Outbox
     inbox: InboxWriter
     config: LiveConfig
     sessions: SessionStore
@@ -55,6 +57,7 @@ class Deps:
         await self.config.stop()
         await self.inbox.aclose()
         await self.router.flush()  # buffered intent events need the pool
+        await self.outbox.aclose()  # answers held during an outage need the pool
         await self.graph.aclose()
         await self.http.aclose()
         await self.redis.aclose()
@@ -95,12 +98,14 @@ async def build_deps(
     # Operators' changes to providers reach every instance as they do for system_config.
     config.on_notify("ai_provider_config", router.reload)
     await config.start(settings.database_url)
+    outbound = OutboundLog(pool)
     return Deps(
         settings=settings,
         pool=pool,
         redis=redis,
         graph=graph,
-        outbound=OutboundLog(pool),
+        outbound=outbound,
+        outbox=Outbox(graph, outbound, grace_s=settings.send_grace_s),
         inbox=InboxWriter(pool),
         config=config,
         sessions=SessionStore(pool, redis, config),

@@ -10,15 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import asyncpg
 import orjson
 
-from bot.whatsapp.events import InboundMessage
+from bot.whatsapp.events import StoredMessage
 
 __all__ = [
     "STORAGE_DOWN",
@@ -84,14 +83,8 @@ class PendingMessage:
     attempts: int
 
 
-def _sent_at(message: InboundMessage) -> datetime | None:
+def _sent_at(message: StoredMessage) -> datetime | None:
     return datetime.fromtimestamp(message.timestamp, UTC) if message.timestamp > 0 else None
-
-
-def _jsonb_text(envelope: Mapping[str, Any]) -> str:
-    # jsonb cannot hold U+0000; a customer who sends one still gets stored (as U+FFFD), never
-    # a 503 loop in which Meta redelivers the same body for days.
-    return orjson.dumps(envelope).decode().replace("\\u0000", "\\ufffd")
 
 
 class InboxWriter:
@@ -100,12 +93,12 @@ class InboxWriter:
     def __init__(self, pool: asyncpg.Pool, *, max_batch: int = 500) -> None:
         self._pool = pool
         self._max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[Sequence[InboundMessage], asyncio.Future[set[str]]]] = (
+        self._queue: asyncio.Queue[tuple[Sequence[StoredMessage], asyncio.Future[set[str]]]] = (
             asyncio.Queue()
         )
         self._task: asyncio.Task[None] | None = None
 
-    async def store(self, messages: Sequence[InboundMessage]) -> list[InboundMessage]:
+    async def store(self, messages: Sequence[StoredMessage]) -> list[StoredMessage]:
         if not messages:
             return []
         if self._task is None or self._task.done():
@@ -132,7 +125,7 @@ class InboxWriter:
             await self._settle(batch)
 
     async def _settle(
-        self, batch: list[tuple[Sequence[InboundMessage], asyncio.Future[set[str]]]]
+        self, batch: list[tuple[Sequence[StoredMessage], asyncio.Future[set[str]]]]
     ) -> None:
         try:
             new_ids = await self._insert([m for messages, _ in batch for m in messages])
@@ -150,7 +143,7 @@ class InboxWriter:
             if not future.done():
                 future.set_result(new_ids)
 
-    async def _insert(self, messages: list[InboundMessage]) -> set[str]:
+    async def _insert(self, messages: list[StoredMessage]) -> set[str]:
         rows = await self._pool.fetch(
             _INSERT,
             [m.id for m in messages],
@@ -158,7 +151,7 @@ class InboxWriter:
             [m.phone_number_id for m in messages],
             [m.type for m in messages],
             [_sent_at(m) for m in messages],
-            [_jsonb_text(m.envelope) for m in messages],
+            [m.envelope_json.decode() for m in messages],
         )
         return {row["wamid"] for row in rows}
 

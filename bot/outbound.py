@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ import orjson
 from bot.whatsapp.events import StatusUpdate
 from bot.whatsapp.graph import SendResult, retryable
 
-__all__ = ["OutboundLog"]
+__all__ = ["OutboundLog", "PendingReply"]
 
 Body = dict[str, Any]
 
@@ -26,27 +27,52 @@ ORDER BY ord
 ON CONFLICT (idempotency_key) DO NOTHING
 """
 
+# A `sending` row whose last attempt is recent may have been accepted by Meta just before its
+# sender died: it waits for a status webhook to settle it instead of going out again.
 _PENDING = """
-SELECT id, body FROM outbound_messages
-WHERE customer = $1 AND status = 'pending'
+SELECT id, idempotency_key, kind, body, status = 'sending' AS sending,
+       status = 'sending' AND sending_at > now() - make_interval(secs => $2) AS awaiting_status
+FROM outbound_messages
+WHERE customer = $1 AND status IN ('pending', 'sending')
 ORDER BY id
 """
 
+# Before each Graph API attempt; a row a status webhook settled meanwhile is left alone.
+_MARK_SENDING = """
+UPDATE outbound_messages SET status = 'sending', sending_at = now(), updated_at = now()
+WHERE id = $1 AND status IN ('pending', 'sending')
+"""
+
+# A status webhook may have settled the row as accepted already (the webhook can beat the send
+# call's answer): Meta has the message then, so no answer of ours moves it away from accepted.
 _RECORD = """
-UPDATE outbound_messages
-SET status = $2, wamid = $3, http_status = $4, error_code = $5, error_title = $6,
-    attempts = attempts + $7, updated_at = now()
-WHERE id = $1
+UPDATE outbound_messages AS o
+SET status = r.status, wamid = r.wamid, http_status = r.http_status, error_code = r.error_code,
+    error_title = r.error_title, attempts = o.attempts + r.attempts, updated_at = now()
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::int[], $6::text[], $7::int[])
+     AS r(id, status, wamid, http_status, error_code, error_title, attempts)
+WHERE o.id = r.id AND (o.status <> 'accepted' OR r.status = 'accepted')
 """
 
 # One row per wamid from the batch (a webhook often carries sent and delivered together, and
 # ON CONFLICT may touch a row only once per statement); a status only ever replaces a lower rank,
 # so late or repeated webhooks never move a message backwards and `failed` is final.
+# Any status echoing a reply's key (biz_opaque_callback_data) proves Meta accepted that reply,
+# which settles a row whose sender died before recording the answer.
 _APPLY_STATUSES = """
+WITH u AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[],
+                         $6::timestamptz[], $7::text[])
+        AS u(wamid, recipient, status, error_code, error_title, at, callback)
+), settled AS (
+    UPDATE outbound_messages AS o
+    SET status = 'accepted', wamid = u.wamid, updated_at = now()
+    FROM u
+    WHERE o.idempotency_key = u.callback AND o.status IN ('pending', 'sending')
+)
 INSERT INTO message_statuses AS s (wamid, recipient, status, error_code, error_title, status_at)
 SELECT DISTINCT ON (u.wamid) u.wamid, u.recipient, u.status, u.error_code, u.error_title, u.at
-FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::timestamptz[])
-     AS u(wamid, recipient, status, error_code, error_title, at)
+FROM u
 ORDER BY u.wamid, delivery_status_rank(u.status) DESC
 ON CONFLICT (wamid) DO UPDATE
 SET status = EXCLUDED.status,
@@ -59,12 +85,34 @@ WHERE delivery_status_rank(EXCLUDED.status) > delivery_status_rank(s.status)
 """
 
 
+@dataclass(frozen=True, slots=True)
+class PendingReply:
+    id: int
+    key: str  # the idempotency key, which Meta's status webhooks echo for messages
+    kind: str
+    body: Body
+    # An attempt started and its answer was never recorded (its sender died, or PostgreSQL).
+    sending: bool
+    # ... and that attempt is younger than the grace period.
+    awaiting_status: bool
+
+    @property
+    def is_marker(self) -> bool:
+        """Mark-read (with or without typing): no status webhook ever mentions it."""
+        return self.kind in ("read", "typing")
+
+
 def _kind(body: Mapping[str, Any]) -> str:
     kind = body.get("type")
     if isinstance(kind, str):
         return kind
     # Bodies without a type are the mark-read marker, optionally with a typing indicator.
     return "typing" if "typing_indicator" in body else "read"
+
+
+def _status(result: SendResult) -> str:
+    # A failure that may pass later stays pending: the next flush sends it again.
+    return "accepted" if result.ok else "pending" if retryable(result) else "failed"
 
 
 class OutboundLog:
@@ -89,22 +137,42 @@ class OutboundLog:
             [orjson.dumps(dict(b)).decode() for b in bodies],
         )
 
-    async def pending(self, conn: asyncpg.Connection, customer: str) -> list[tuple[int, Body]]:
-        """The customer's unsent replies, oldest first."""
-        rows = await conn.fetch(_PENDING, customer)
-        return [(row["id"], orjson.loads(row["body"])) for row in rows]
+    async def pending(
+        self, conn: asyncpg.Connection, customer: str, grace_s: float
+    ) -> list[PendingReply]:
+        """The customer's unsent (or unsettled) replies, oldest first."""
+        rows = await conn.fetch(_PENDING, customer, grace_s)
+        return [
+            PendingReply(
+                r["id"],
+                r["idempotency_key"],
+                r["kind"],
+                orjson.loads(r["body"]),
+                r["sending"],
+                r["awaiting_status"],
+            )
+            for r in rows
+        ]
+
+    async def mark_sending(self, row_id: int) -> bool:
+        """Note an attempt about to start; False if a status webhook settled the row already."""
+        return bool(await self._pool.execute(_MARK_SENDING, row_id) == "UPDATE 1")
 
     async def record(self, row_id: int, result: SendResult) -> None:
+        await self.record_all([(row_id, result)])
+
+    async def record_all(self, outcomes: Sequence[tuple[int, SendResult]]) -> None:
+        """Record Graph API answers in one round trip."""
+        results = [result for _, result in outcomes]
         await self._pool.execute(
             _RECORD,
-            row_id,
-            # A failure that may pass later stays pending: the next flush sends it again.
-            "accepted" if result.ok else "pending" if retryable(result) else "failed",
-            result.wamid,
-            result.http_status,
-            result.error_code,
-            result.error_title,
-            result.attempts,
+            [row_id for row_id, _ in outcomes],
+            [_status(r) for r in results],
+            [r.wamid for r in results],
+            [r.http_status for r in results],
+            [r.error_code for r in results],
+            [r.error_title for r in results],
+            [r.attempts for r in results],
         )
 
     async def apply_status(self, status: StatusUpdate) -> None:
@@ -123,4 +191,5 @@ class OutboundLog:
             [e.code if e else None for e in errors],
             [(e.title or e.details) if e else None for e in errors],
             [datetime.fromtimestamp(s.timestamp, UTC) if s.timestamp else None for s in statuses],
+            [s.biz_opaque_callback_data for s in statuses],
         )

@@ -7,7 +7,6 @@ import time
 
 import asyncpg
 
-from bot import outbox
 from bot.deps import Deps
 from bot.inbox import STORAGE_DOWN, PendingMessage, mark_done, mark_failed_attempt
 from bot.logs import log_context, mask, note
@@ -38,7 +37,7 @@ class Processor:
 
     async def resume(self, conn: asyncpg.Connection, customer: str) -> bool:
         """Send replies a previous run committed but did not get out (crash, Graph outage)."""
-        return await outbox.flush(conn, customer, self._deps.graph, self._deps.outbound)
+        return await self._deps.outbox.flush(conn, customer)
 
     async def process(self, conn: asyncpg.Connection, pending: PendingMessage) -> bool:
         message = _reparse(pending.envelope)
@@ -84,7 +83,7 @@ class Processor:
             return False
         _record(ctx, time.perf_counter() - started)
         note(stage="send")
-        return await outbox.flush(conn, message.customer, self._deps.graph, self._deps.outbound)
+        return await self._deps.outbox.flush(conn, message.customer)
 
 
 def _record(ctx: Context, seconds: float) -> None:

@@ -88,6 +88,9 @@ class Settings:
     workers: int = 16
     inbox_poll_ms: int = 500
     max_attempts: int = 5
+    # Seconds a reply whose sender died mid-send waits for Meta's status webhook before it is
+    # sent again (late rather than twice).
+    send_grace_s: int = 20
     record_file: str = ""
     catalog_id: str = ""
     shop_name: str = "Tienda Demo"
@@ -120,6 +123,7 @@ class Settings:
             "workers": _whole_number,
             "inbox_poll_ms": _positive_int,
             "max_attempts": _positive_int,
+            "send_grace_s": _positive_int,
             "record_file": str,
             "catalog_id": str,
             "shop_name": _text,
@@ -154,6 +158,7 @@ _BOT_PREFIXED = frozenset(
         "workers",
         "inbox_poll_ms",
         "max_attempts",
+        "send_grace_s",
         "record_file",
         "allow_unsigned_webhooks",
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 
@@ -12,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from bot.inbox import STORAGE_DOWN
-from bot.whatsapp.events import InboundMessage, StatusUpdate
-from bot.whatsapp.parse import parse_body
+from bot.whatsapp.events import StatusUpdate, StoredMessage
+from bot.whatsapp.parse import index_body
 
 __all__ = ["MAX_BODY_BYTES", "read_body", "receive", "signature_for", "verify"]
 
@@ -30,7 +29,7 @@ def _error(status: int, message: str) -> Response:
 
 def signature_for(secret: str, body: bytes) -> str:
     """The ``X-Hub-Signature-256`` value Meta sends for ``body``."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return "sha256=" + hmac.digest(secret.encode(), body, "sha256").hex()
 
 
 async def verify(request: Request) -> Response:
@@ -79,8 +78,8 @@ async def receive(request: Request) -> Response:
     if not isinstance(payload, dict):
         return _error(400, "body must be a JSON object")
 
-    events = parse_body(payload)
-    messages = [e for e in events if isinstance(e, InboundMessage)]
+    events = index_body(payload)
+    messages = [e for e in events if isinstance(e, StoredMessage)]
     statuses = [e for e in events if isinstance(e, StatusUpdate)]
     if deps.recorder is not None:
         try:

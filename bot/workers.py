@@ -33,7 +33,8 @@ SELECT customer FROM (
     WHERE state = 'pending' GROUP BY customer
     UNION ALL
     SELECT customer, min(id) FROM outbound_messages
-    WHERE status = 'pending' AND updated_at < now() - interval '2 seconds' GROUP BY customer
+    WHERE status IN ('pending', 'sending') AND updated_at < now() - interval '2 seconds'
+    GROUP BY customer
 ) AS waiting
 GROUP BY customer ORDER BY min(first) LIMIT $1
 """

@@ -44,11 +44,13 @@ SELECT count(*) FILTER (WHERE state = 'done') AS done,
 FROM inbound_messages"""
 _BUSY = """
 SELECT (SELECT count(*) FROM inbound_messages WHERE state = 'pending')
-     + (SELECT count(*) FROM outbound_messages WHERE status = 'pending')"""
+     + (SELECT count(*) FROM outbound_messages WHERE status IN ('pending', 'sending'))"""
 
 
 def _canonical(body: Any) -> bytes:
-    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    # The stored row has no callback data: the outbox adds the row's key when it sends.
+    content = {k: v for k, v in body.items() if k != "biz_opaque_callback_data"}
+    return orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
 
 
 def _text(canonical: bytes) -> str | None:

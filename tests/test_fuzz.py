@@ -21,8 +21,8 @@ from bot.inbox import InboxWriter
 from bot.settings import Settings
 from bot.simulator import SimCustomer
 from bot.webhook import signature_for
-from bot.whatsapp.events import InboundMessage
-from bot.whatsapp.parse import parse_body
+from bot.whatsapp.events import InboundMessage, StoredMessage
+from bot.whatsapp.parse import index_body, parse_body
 from fuzz.generate import SchemaGenerator, spec_schemas
 from fuzz.run import fuzz, generate_bodies
 
@@ -190,7 +190,7 @@ async def test_one_bad_request_does_not_fail_the_batch_it_shares(pg_pool: asyncp
     # in the same round trip (503s for bodies that were fine).
     writer = InboxWriter(pg_pool)
     body = SimCustomer("5491100000108").says("hola")
-    good = [e for e in parse_body(body) if isinstance(e, InboundMessage)]
+    good = [e for e in index_body(body) if isinstance(e, StoredMessage)]
     # Random, so PostgreSQL cannot compress it under the index entry limit.
     bad = dataclasses.replace(good[0], id="wamid." + base64.b64encode(os.urandom(3000)).decode())
     try:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from bot.outbound import OutboundLog
-from bot.outbox import flush
+from bot.outbox import Outbox
 from bot.whatsapp.events import ErrorInfo, StatusUpdate
 from bot.whatsapp.graph import GraphClient, SendResult
 from bot.whatsapp.sink import GraphSink, create_sink_app
@@ -19,6 +19,12 @@ CUSTOMER = "5491122334455"
 TEXT = {"messaging_product": "whatsapp", "to": CUSTOMER, "type": "text", "text": {"body": "Hola"}}
 READ = {"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.IN1"}
 TYPING = {**READ, "typing_indicator": {"type": "text"}}
+GRACE_S = 20.0
+
+
+def with_key(body: dict[str, object], key: str) -> dict[str, object]:
+    """A message as sent: with its row's key for the status webhooks to echo."""
+    return {**body, "biz_opaque_callback_data": key}
 
 
 async def _no_sleep(seconds: float) -> None:
@@ -58,10 +64,16 @@ async def store(
 
 async def send_pending(pool: asyncpg.Pool, graph: GraphClient, log: OutboundLog) -> bool:
     async with pool.acquire() as conn:
-        return await flush(conn, CUSTOMER, graph, log)
+        return await Outbox(graph, log, grace_s=GRACE_S).flush(conn, CUSTOMER)
 
 
-def status(wamid: str, name: str, at: int = 1_700_000_000, code: int | None = None) -> StatusUpdate:
+def status(
+    wamid: str,
+    name: str,
+    at: int = 1_700_000_000,
+    code: int | None = None,
+    callback: str | None = None,
+) -> StatusUpdate:
     errors = (ErrorInfo(code=code, title=f"error {code}", details="why"),) if code else ()
     return StatusUpdate(
         id=wamid,
@@ -70,6 +82,7 @@ def status(wamid: str, name: str, at: int = 1_700_000_000, code: int | None = No
         timestamp=at,
         phone_number_id="106540352242922",
         errors=errors,
+        biz_opaque_callback_data=callback,
     )
 
 
@@ -94,9 +107,9 @@ async def sent(log: OutboundLog, wamid: str) -> int:
     """A message recorded as accepted under a wamid of our choosing."""
     async with log._pool.acquire() as conn:
         await log.enqueue(conn, CUSTOMER, wamid, [TEXT])
-        ((row_id, _),) = await log.pending(conn, CUSTOMER)
-    await log.record(row_id, SendResult(True, wamid, 200, None, None, 1))
-    return row_id
+        (reply,) = await log.pending(conn, CUSTOMER, GRACE_S)
+    await log.record(reply.id, SendResult(True, wamid, 200, None, None, 1))
+    return reply.id
 
 
 # --- sending -----------------------------------------------------------------------------------
@@ -109,7 +122,7 @@ async def test_replies_stored_twice_are_sent_once(
     await store(pg_pool, log, "wamid.IN1", READ, TEXT)  # the same message processed again
     assert await send_pending(pg_pool, graph, log)
     assert await send_pending(pg_pool, graph, log)
-    assert [r.body for r in sink.requests] == [READ, TEXT]
+    assert [r.body for r in sink.requests] == [READ, with_key(TEXT, "wamid.IN1:1")]
     found = await rows(pg_pool)
     assert [(r["idempotency_key"], r["kind"], r["status"]) for r in found] == [
         ("wamid.IN1:0", "read", "accepted"),
@@ -149,7 +162,7 @@ async def test_retryable_failure_stays_pending_and_blocks_later_replies(
     first, second = await rows(pg_pool)
     assert (first["status"], first["attempts"]) == ("accepted", 4)
     assert second["status"] == "accepted"
-    assert [r.body for r in sink.requests] == [TEXT, READ]
+    assert [r.body for r in sink.requests] == [with_key(TEXT, "k1:0"), READ]
 
 
 # --- delivery statuses -------------------------------------------------------------------------
@@ -218,3 +231,42 @@ async def test_a_batch_is_merged_per_wamid(log: OutboundLog, pg_pool: asyncpg.Po
         ("wamid.B", "sent", None),
         ("wamid.C", "failed", 131049),
     ]
+
+
+async def test_a_status_echoing_a_key_settles_only_an_unanswered_send(
+    log: OutboundLog, pg_pool: asyncpg.Pool
+) -> None:
+    await store(pg_pool, log, "k", TEXT, TEXT, TEXT)
+    sending, failed, pending = (r["id"] for r in await rows(pg_pool))
+    assert await log.mark_sending(sending)
+    await log.record(failed, SendResult(False, None, 400, 131047, "(#131047) Re-engagement", 1))
+    await log.apply_statuses(
+        [
+            status("wamid.S", "sent", callback="k:0"),
+            status("wamid.S", "delivered", callback="k:0"),  # sent and delivered in one body
+            status("wamid.F", "failed", code=131047, callback="k:1"),
+            status("wamid.P", "sent", callback="k:2"),
+            status("wamid.X", "sent", callback="someone else's"),
+        ]
+    )
+    found = {r["id"]: (r["status"], r["wamid"]) for r in await rows(pg_pool)}
+    # A failed answer of ours stays failed; any status proves Meta has the other two.
+    assert found == {
+        sending: ("accepted", "wamid.S"),
+        failed: ("failed", None),
+        pending: ("accepted", "wamid.P"),
+    }
+    assert not await log.mark_sending(sending)  # settled: a retry in flight stops
+    assert (await logged(pg_pool, "wamid.S"))["status"] == "delivered"
+
+
+async def test_an_answer_never_moves_a_settled_reply_away_from_accepted(
+    log: OutboundLog, pg_pool: asyncpg.Pool
+) -> None:
+    await store(pg_pool, log, "k", TEXT)
+    (row,) = await rows(pg_pool)
+    await log.apply_statuses([status("wamid.S", "sent", callback="k:0")])
+    # The first attempt's answer was lost; the retry was throttled.
+    await log.record(row["id"], SendResult(False, None, 429, 130429, "(#130429) Rate limit", 1))
+    (row,) = await rows(pg_pool)
+    assert (row["status"], row["wamid"]) == ("accepted", "wamid.S")

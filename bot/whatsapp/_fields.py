@@ -15,7 +15,6 @@ __all__ = [
     "id_at",
     "int_at",
     "kind_of",
-    "nested_deeper",
     "str_at",
     "timestamp_at",
 ]
@@ -76,21 +75,6 @@ def id_at(obj: JsonObject, key: str) -> str | None:
     short enough for an index; other values read as absent."""
     value = str_at(obj, key)
     return value if value and value.strip() and len(value) <= _MAX_ID_CHARS else None
-
-
-def nested_deeper(value: object, limit: int) -> bool:
-    """Whether arrays and objects nest more than ``limit`` levels (walked level by level)."""
-    level = [value] if isinstance(value, dict | list) else []
-    for _ in range(limit):
-        level = [
-            child
-            for node in level
-            for child in (node.values() if isinstance(node, dict) else node)
-            if isinstance(child, dict | list)
-        ]
-        if not level:
-            return False
-    return bool(level)
 
 
 def bool_at(obj: JsonObject, key: str) -> bool:

@@ -11,6 +11,7 @@ __all__ = [
     "Event",
     "Ignored",
     "InboundMessage",
+    "Indexed",
     "Location",
     "Media",
     "MessageContext",
@@ -22,6 +23,7 @@ __all__ = [
     "Reply",
     "SharedContact",
     "StatusUpdate",
+    "StoredMessage",
     "SystemChange",
 ]
 
@@ -162,6 +164,18 @@ class InboundMessage:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StoredMessage:
+    """What the inbox keeps of an inbound message before the 200; the worker parses the rest."""
+
+    id: str
+    customer: str
+    phone_number_id: str
+    type: str
+    timestamp: int
+    envelope_json: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StatusUpdate:
     id: str
     status: str
@@ -183,3 +197,4 @@ class Ignored:
 
 
 Event = InboundMessage | StatusUpdate | Ignored
+Indexed = StoredMessage | StatusUpdate | Ignored

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TypeVar
 
 import orjson
 
@@ -13,7 +14,6 @@ from bot.whatsapp._fields import (
     dicts_at,
     id_at,
     kind_of,
-    nested_deeper,
     str_at,
     timestamp_at,
 )
@@ -24,20 +24,21 @@ from bot.whatsapp._parts import (
     referral_of,
 )
 from bot.whatsapp.events import (
-    ErrorInfo,
     Event,
     Ignored,
     InboundMessage,
-    Order,
+    Indexed,
     StatusUpdate,
+    StoredMessage,
 )
 
-__all__ = ["WABA_OBJECT", "parse_body", "summarize"]
+__all__ = ["WABA_OBJECT", "index_body", "parse_body"]
 
 WABA_OBJECT = "whatsapp_business_account"
 _MESSAGES_FIELD = "messages"
-# The stored envelope must serialise again: orjson writes at most 254 levels (it reads 1024).
-_MAX_ENVELOPE_DEPTH = 200
+# What a message item becomes: a full InboundMessage, or only what the inbox stores.
+M = TypeVar("M", InboundMessage, StoredMessage)
+_Build = Callable[[JsonObject, JsonObject, str, str], "M | Ignored"]
 
 
 def _short(value: object, limit: int = 60) -> str:
@@ -59,6 +60,16 @@ def _decode(body: object) -> tuple[object, str | None]:
 
 def parse_body(body: bytes | str | object) -> list[Event]:
     """All events in a webhook body (raw bytes/str or decoded JSON): at least one; never raises."""
+    return _walk(body, _message)
+
+
+def index_body(body: bytes | str | object) -> list[Indexed]:
+    """As `parse_body`, but messages only as far as the inbox needs them (the webhook's hot
+    path: the worker parses the stored envelope fully)."""
+    return _walk(body, _stored)
+
+
+def _walk(body: object, build: _Build[M]) -> list[M | StatusUpdate | Ignored]:
     data, error = _decode(body)
     if error is not None:
         return [Ignored(reason=error)]
@@ -70,9 +81,9 @@ def parse_body(body: bytes | str | object) -> list[Event]:
     entries = data.get("entry")
     if not isinstance(entries, list) or not entries:
         return [Ignored(reason=f"'entry' is {_describe(entries)}, expected a non-empty array")]
-    events: list[Event] = []
+    events: list[M | StatusUpdate | Ignored] = []
     for index, entry in enumerate(entries):
-        events.extend(_entry(entry, f"entry[{index}]"))
+        events.extend(_entry(entry, f"entry[{index}]", build))
     return events
 
 
@@ -82,20 +93,20 @@ def _describe(value: object) -> str:
     return "an empty array" if value == [] else f"a JSON {kind_of(value)}"
 
 
-def _entry(entry: object, where: str) -> list[Event]:
+def _entry(entry: object, where: str, build: _Build[M]) -> list[M | StatusUpdate | Ignored]:
     if not isinstance(entry, dict):
         return [Ignored(reason=f"{where} is a JSON {kind_of(entry)}, not an object")]
     changes = entry.get("changes")
     if not isinstance(changes, list) or not changes:
         reason = f"{where}.changes is {_describe(changes)}, expected a non-empty array"
         return [Ignored(reason=reason)]
-    events: list[Event] = []
+    events: list[M | StatusUpdate | Ignored] = []
     for index, change in enumerate(changes):
-        events.extend(_change(change, f"{where}.changes[{index}]"))
+        events.extend(_change(change, f"{where}.changes[{index}]", build))
     return events
 
 
-def _change(change: object, where: str) -> list[Event]:
+def _change(change: object, where: str, build: _Build[M]) -> list[M | StatusUpdate | Ignored]:
     if not isinstance(change, dict):
         return [Ignored(reason=f"{where} is a JSON {kind_of(change)}, not an object")]
     field = change.get("field")
@@ -106,12 +117,12 @@ def _change(change: object, where: str) -> list[Event]:
     if not isinstance(value, dict):
         reason = f"{where}.value is {_describe(value)}, expected an object"
         return [Ignored(reason=reason, field=_MESSAGES_FIELD)]
-    return _value(value, f"{where}.value")
+    return _value(value, f"{where}.value", build)
 
 
-def _value(value: JsonObject, where: str) -> list[Event]:
+def _value(value: JsonObject, where: str, build: _Build[M]) -> list[M | StatusUpdate | Ignored]:
     phone_number_id = str_at(dict_at(value, "metadata") or {}, "phone_number_id") or ""
-    events: list[Event] = []
+    events: list[M | StatusUpdate | Ignored] = []
     for key in ("messages", "statuses"):
         items = value.get(key)
         if items is None:
@@ -126,7 +137,7 @@ def _value(value: JsonObject, where: str) -> list[Event]:
                 reason = f"{at} is a JSON {kind_of(item)}, not an object"
                 events.append(Ignored(reason=reason, field=_MESSAGES_FIELD))
             elif key == "messages":
-                events.append(_message(item, value, phone_number_id, at))
+                events.append(build(item, value, phone_number_id, at))
             else:
                 events.append(_status(item, phone_number_id, at))
     # System, app or account errors tied to no single message; reported even beside messages.
@@ -160,31 +171,69 @@ def _envelope(value: JsonObject, contact: JsonObject | None, message: JsonObject
     return envelope
 
 
-def _message(message: JsonObject, value: JsonObject, phone_number_id: str, where: str) -> Event:
+def _sender(message: JsonObject, value: JsonObject, where: str) -> tuple[str, JsonObject] | Ignored:
+    """The message id and the sender's contacts[] entry ({} if none), or why it is ignored."""
     wamid = id_at(message, "id")
     if not wamid:
         return Ignored(reason=f"{where}: message without an id", field=_MESSAGES_FIELD)
     contact = _sender_contact(value, message) or {}
-    wa_id = id_at(message, "from") or id_at(contact, "wa_id")
-    user_id = id_at(message, "from_user_id") or id_at(contact, "user_id")
-    customer = wa_id or user_id
-    if customer is None:
+    if not (_wa_id(message, contact) or _user_id(message, contact)):
         reason = f"{where}: message {_short(wamid)} has no sender (no from, wa_id or user_id)"
         return Ignored(reason=reason, field=_MESSAGES_FIELD)
-    envelope = _envelope(value, contact or None, message)
-    if nested_deeper(envelope, _MAX_ENVELOPE_DEPTH):
-        reason = f"{where}: message {_short(wamid)} nests over {_MAX_ENVELOPE_DEPTH} levels"
+    return wamid, contact
+
+
+def _wa_id(message: JsonObject, contact: JsonObject) -> str | None:
+    return id_at(message, "from") or id_at(contact, "wa_id")
+
+
+def _user_id(message: JsonObject, contact: JsonObject) -> str | None:
+    return id_at(message, "from_user_id") or id_at(contact, "user_id")
+
+
+def _stored(
+    message: JsonObject, value: JsonObject, phone_number_id: str, where: str
+) -> StoredMessage | Ignored:
+    """Who sent which message, and its envelope serialised as the inbox stores it."""
+    found = _sender(message, value, where)
+    if isinstance(found, Ignored):
+        return found
+    wamid, contact = found
+    try:
+        # orjson writes 254 levels (and reads 1024): what is stored can always be read back.
+        envelope = orjson.dumps(_envelope(value, contact or None, message))
+    except orjson.JSONEncodeError as exc:
+        reason = f"{where}: message {_short(wamid)} cannot be stored ({exc})"
         return Ignored(reason=reason, field=_MESSAGES_FIELD)
+    return StoredMessage(
+        id=wamid,
+        customer=_wa_id(message, contact) or _user_id(message, contact) or "",
+        phone_number_id=phone_number_id,
+        type=str_at(message, "type") or "unknown",
+        timestamp=timestamp_at(message, "timestamp"),
+        # jsonb cannot hold U+0000: stored as U+FFFD, as str_at reads every string field.
+        envelope_json=envelope.replace(b"\\u0000", b"\\ufffd"),
+    )
+
+
+def _message(
+    message: JsonObject, value: JsonObject, phone_number_id: str, where: str
+) -> InboundMessage | Ignored:
+    # Through _stored: a message the inbox could not store is ignored here too, for the same reason.
+    stored = _stored(message, value, phone_number_id, where)
+    if isinstance(stored, Ignored):
+        return stored
+    contact = _sender_contact(value, message) or {}
     content = content_of(message)
     return InboundMessage(
-        id=wamid,
-        customer=customer,
-        wa_id=wa_id,
-        user_id=user_id,
+        id=stored.id,
+        customer=stored.customer,
+        wa_id=_wa_id(message, contact),
+        user_id=_user_id(message, contact),
         name=str_at(dict_at(contact, "profile") or {}, "name"),
         phone_number_id=phone_number_id,
-        timestamp=timestamp_at(message, "timestamp"),
-        type=str_at(message, "type") or "unknown",
+        timestamp=stored.timestamp,
+        type=stored.type,
         text=content.text,
         reply=content.reply,
         media=content.media,
@@ -198,11 +247,11 @@ def _message(message: JsonObject, value: JsonObject, phone_number_id: str, where
         original_message_id=content.original_message_id,
         errors=errors_of(message),
         unsupported_reason=content.unsupported_reason,
-        envelope=envelope,
+        envelope=_envelope(value, contact or None, message),
     )
 
 
-def _status(status: JsonObject, phone_number_id: str, where: str) -> Event:
+def _status(status: JsonObject, phone_number_id: str, where: str) -> StatusUpdate | Ignored:
     wamid, state = id_at(status, "id"), str_at(status, "status")
     if not wamid or not state:
         return Ignored(reason=f"{where}: status without id or status", field=_MESSAGES_FIELD)
@@ -217,97 +266,3 @@ def _status(status: JsonObject, phone_number_id: str, where: str) -> Event:
         conversation_id=str_at(dict_at(status, "conversation") or {}, "id"),
         biz_opaque_callback_data=str_at(status, "biz_opaque_callback_data"),
     )
-
-
-def summarize(event: Event) -> dict[str, Any]:
-    """A flat JSON-serialisable view of an event, for the `bot parse` CLI."""
-    match event:
-        case InboundMessage():
-            return _summarize_message(event)
-        case StatusUpdate():
-            head = _head("status", "status", event.id, event.recipient, event.timestamp, None)
-            extra = {
-                "status": event.status,
-                "phone_number_id": event.phone_number_id,
-                "pricing_category": event.pricing_category,
-                "conversation_id": event.conversation_id,
-                "biz_opaque_callback_data": event.biz_opaque_callback_data,
-                "errors": _errors(event.errors),
-            }
-            return head | _present(extra)
-        case Ignored():
-            head = _head("ignored", event.field, None, None, None, None)
-            return head | {"reason": event.reason}
-
-
-def _head(
-    kind: str,
-    type_: str | None,
-    id_: str | None,
-    from_: str | None,
-    ts: int | None,
-    text: str | None,
-) -> dict[str, Any]:
-    return {"kind": kind, "type": type_, "id": id_, "from": from_, "timestamp": ts, "text": text}
-
-
-def _present(extra: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in extra.items() if value not in (None, False, [])}
-
-
-def _errors(errors: tuple[ErrorInfo, ...]) -> list[dict[str, Any]]:
-    return [{"code": e.code, "title": e.title, "details": e.details} for e in errors]
-
-
-def _order(order: Order | None) -> dict[str, Any]:
-    if order is None:
-        return {}
-    items = [
-        {
-            "product_retailer_id": item.product_retailer_id,
-            "quantity": item.quantity,
-            "item_price": str(item.item_price),
-            "currency": item.currency,
-        }
-        for item in order.items
-    ]
-    return {"catalog_id": order.catalog_id, "items": items}
-
-
-def _summarize_message(m: InboundMessage) -> dict[str, Any]:
-    reply, media, location, context = m.reply, m.media, m.location, m.context
-    extra: dict[str, Any] = {
-        "name": m.name,
-        "user_id": m.user_id if m.user_id != m.customer else None,
-        "phone_number_id": m.phone_number_id,
-        "reply_kind": reply and reply.kind,
-        "reply_id": reply and reply.id,
-        "reply_description": reply and reply.description,
-        "flow_response": reply and reply.response_json,
-        "media_id": media and media.id,
-        "mime_type": media and media.mime_type,
-        "filename": media and media.filename,
-        "media_url": media and media.url,
-        "voice": media is not None and media.voice,
-        "animated": media is not None and media.animated,
-        "latitude": location and str(location.latitude),
-        "longitude": location and str(location.longitude),
-        "place": location and (location.name or location.address),
-        "contacts": [{"name": c.formatted_name, "phones": list(c.phones)} for c in m.contacts],
-        **_order(m.order),
-        "reaction_to": m.reaction and m.reaction.message_id,
-        "emoji": m.reaction and m.reaction.emoji,
-        "system_type": m.system and m.system.type,
-        "new_wa_id": m.system and m.system.new_wa_id,
-        "context_id": context and context.id,
-        "forwarded": context is not None and (context.forwarded or context.frequently_forwarded),
-        "referred_product": context
-        and context.referred_product
-        and context.referred_product.product_retailer_id,
-        "referral_source_id": m.referral and m.referral.source_id,
-        "ctwa_clid": m.referral and m.referral.ctwa_clid,
-        "original_message_id": m.original_message_id,
-        "errors": _errors(m.errors),
-        "unsupported_reason": m.unsupported_reason,
-    }
-    return _head("message", m.type, m.id, m.customer, m.timestamp, m.text) | _present(extra)
