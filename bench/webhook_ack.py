@@ -2,7 +2,9 @@
 
 Both servers run under the same uvicorn settings in their own process; wrk (C) drives them.
 Every request to the bot carries a distinct, correctly signed message, so each one is really
-verified, parsed and stored in PostgreSQL before its 200; the workers process them meanwhile.
+verified, parsed and stored in PostgreSQL before its 200. Three variants: the workers process
+meanwhile in the same process, or in a `bot work` process on the same two cores, or not at all
+while wrk runs (an ack-only instance: the front door of a split deployment, the ack path alone).
 """
 
 from __future__ import annotations
@@ -114,9 +116,18 @@ async def _count(dsn: str) -> tuple[int, int]:
 
 
 def _measure_bot(
-    dsn: str, script: Path, data: Path, seconds: int, connections: int, *, split: bool
+    dsn: str,
+    script: Path,
+    data: Path,
+    seconds: int,
+    connections: int,
+    *,
+    split: bool,
+    ack_only: bool = False,
 ) -> dict[str, float]:
-    """wrk against `bot serve`; with ``split``, the workers run in a `bot work` process."""
+    """wrk against `bot serve`; with ``split``, the workers run in a `bot work` process; with
+    ``ack_only``, no workers run during the measurement (the front instance of a split
+    deployment whose workers are elsewhere: what the ack path alone costs)."""
     bot_port, sink_port = free_port(), free_port()
     env = {
         **DEV_ENV,
@@ -127,7 +138,7 @@ def _measure_bot(
         "LOG_LEVEL": "ERROR",
     }
     sink = ["-m", "bot.whatsapp.sink", "--port", str(sink_port)]
-    serve_env = {**env, "BOT_WORKERS": "0"} if split else env
+    serve_env = {**env, "BOT_WORKERS": "0"} if split or ack_only else env
     worker = (
         subprocess.Popen([sys.executable, "-m", "bot", "work"], env={**os.environ, **env})
         if split
@@ -147,6 +158,15 @@ def _measure_bot(
             worker.wait(timeout=15)
 
 
+# Name, workers in a `bot work` process, no workers at all; labels for the table.
+VARIANTS = (("ours", False, False), ("split", True, False), ("ack_only", False, True))
+LABELS = {
+    "ours": "workers in process",
+    "split": "workers in `bot work`",
+    "ack_only": "ack-only instance, workers elsewhere",
+}
+
+
 def run(seconds: int = 10, connections: int = 200) -> dict[str, Any]:
     uvicorn_args = ["--host", "127.0.0.1", "--log-level", "warning", "--no-access-log"]
     with tempfile.TemporaryDirectory() as folder:
@@ -158,16 +178,18 @@ def run(seconds: int = 10, connections: int = 200) -> dict[str, Any]:
         with server_process(bare_args, port=bare_port):
             bare = _wrk(f"http://127.0.0.1:{bare_port}", script, data, seconds, connections)
         results: dict[str, Any] = {"bare": bare, "seconds": seconds, "connections": connections}
-        for name, split in (("ours", False), ("split", True)):
+        for name, split, ack_only in VARIANTS:
             with fresh_database("wbot_bench_ack") as dsn:
-                results[name] = _measure_bot(dsn, script, data, seconds, connections, split=split)
+                results[name] = _measure_bot(
+                    dsn, script, data, seconds, connections, split=split, ack_only=ack_only
+                )
     return results
 
 
 def rows(figures: dict[str, Any]) -> list[Row]:
     bare = figures["bare"]
     found: list[Row] = []
-    for key, label in (("ours", "workers in process"), ("split", "workers in `bot work`")):
+    for key, label in LABELS.items():
         ours = figures[key]
         found += [
             Row(
