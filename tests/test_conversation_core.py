@@ -164,3 +164,16 @@ async def test_ready_and_health(bot: InProcessLink) -> None:
     assert ready == {"status": "ready", "postgres": True, "redis": True}
     metrics = (await bot.client.get("/metrics")).text
     assert "wbot_rate_limited_total" in metrics
+
+
+async def test_a_first_contact_needs_no_session_lookup(bot: InProcessLink) -> None:
+    stats = bot.deps.sessions.stats
+    customer = SimCustomer("5491100000207")
+    await bot.post(customer.says("hola"))
+    assert (stats.started, stats.hits, stats.misses) == (1, 0, 0)
+    await bot.post(customer.says("ver carrito"))
+    assert (stats.started, stats.hits, stats.misses) == (1, 1, 0)
+    # A known customer whose cached copy is gone is read from PostgreSQL, not started afresh.
+    await bot.deps.redis.delete(keys.session(customer.wa_id))
+    await bot.post(customer.says("ayuda"))
+    assert (stats.started, stats.hits, stats.misses) == (1, 1, 1)

@@ -55,5 +55,9 @@ async def check_maintenance(ctx: Context, call_next: Handler) -> None:
 
 async def load_session(ctx: Context, call_next: Handler) -> None:
     # The inbox worker already holds this customer's lock, so load-modify-save cannot race.
-    ctx.session = await ctx.deps.sessions.load(ctx.customer)
+    sessions = ctx.deps.sessions
+    if ctx.is_new_customer:
+        ctx.session = sessions.start(ctx.customer)
+    else:
+        ctx.session = await sessions.load(ctx.customer)
     await call_next(ctx)
