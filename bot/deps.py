@@ -78,7 +78,10 @@ async def build_deps(
     settings: Settings, *, graph_transport: httpx.AsyncBaseTransport | None = None
 ) -> Deps:
     pool = await asyncpg.create_pool(
-        settings.database_url, min_size=2, max_size=20, reset=_keep_session_state
+        settings.database_url,
+        min_size=min(2, settings.db_pool_size),
+        max_size=settings.db_pool_size,
+        reset=_keep_session_state,
     )
     redis = await create_redis(settings.redis_url)
     graph: GraphSender = GraphClient(

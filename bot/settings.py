@@ -86,6 +86,9 @@ class Settings:
     port: int = 8080
     # Inbox workers in this process; 0 = acknowledge only (run `bot work` elsewhere).
     workers: int = 16
+    # Largest asyncpg pool per process (pipeline queries, webhook inserts); see the README's
+    # connection budget: processes × (pool + workers + 2) must fit PostgreSQL's max_connections.
+    db_pool_size: int = 20
     inbox_poll_ms: int = 500
     max_attempts: int = 5
     # Seconds a reply whose sender died mid-send waits for Meta's status webhook before it is
@@ -121,6 +124,7 @@ class Settings:
             "host": _text,
             "port": _positive_int,
             "workers": _whole_number,
+            "db_pool_size": _positive_int,
             "inbox_poll_ms": _positive_int,
             "max_attempts": _positive_int,
             "send_grace_s": _positive_int,
@@ -156,6 +160,7 @@ _BOT_PREFIXED = frozenset(
         "host",
         "port",
         "workers",
+        "db_pool_size",
         "inbox_poll_ms",
         "max_attempts",
         "send_grace_s",
