@@ -5,7 +5,7 @@
 
 Verifies the signature, reads the first message, answers 200, then (in the background, at
 most 16 at a time like our inbox workers) POSTs a mark-read and one text reply with an httpx
-client pooled like ours. Unbounded, httpcore's pool spends its time rescanning the queue.
+client on the same keep-alive transport as ours (bot/whatsapp/transport.py).
 No storage, no ordering, no session, no retries: whatever our bot measures above this is
 the price of durability and of the shop's logic.
 """
@@ -26,6 +26,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.webhook import signature_for
+from bot.whatsapp.transport import KeepAliveTransport
 
 SECRET = os.environ.get("WHATSAPP_APP_SECRET", "dev-app-secret")
 GRAPH_URL = os.environ.get("BENCH_GRAPH_URL", "http://127.0.0.1:8081/v23.0/0/messages")
@@ -61,9 +62,9 @@ async def alive(request: Request) -> Response:
 
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30.0)
     headers = {"Authorization": "Bearer bench", "Content-Type": "application/json"}
-    async with httpx.AsyncClient(limits=limits, headers=headers, timeout=10.0) as client:
+    transport = KeepAliveTransport()
+    async with httpx.AsyncClient(transport=transport, headers=headers, timeout=10.0) as client:
         app.state.client = client
         app.state.slots = asyncio.Semaphore(CONCURRENCY)
         yield
