@@ -30,8 +30,10 @@ import httpx
 import orjson
 from starlette.requests import ClientDisconnect
 
+from bot.botlink import DEV_ENV
 from bot.simulator import SimCustomer
 from bot.whatsapp.sink import create_sink_app
+from bot.whatsapp.sink_statuses import StatusWebhooks
 from reliability.load import Duplicate, Load, Step, message
 from reliability.observe import Outcome, WatchedSink, measure, settle
 from reliability.services import ADMIN_DSN, BotServer, PrivatePostgres, scenario_database
@@ -150,10 +152,10 @@ async def stack(
         async with scenario_database(label, admin) as dsn:
             # No connection floor: asyncpg would log a traceback per retry while PostgreSQL is down.
             pool = await asyncpg.create_pool(dsn, min_size=0, max_size=4)
+            sink = WatchedSink()
             try:
                 if prepare is not None:
                     await prepare(pool)
-                sink = WatchedSink()
                 async with serve_app(create_sink_app(sink)) as sink_port:
                     sink_url = f"http://127.0.0.1:{sink_port}"
                     bot_env = {
@@ -164,6 +166,11 @@ async def stack(
                         **(env or {}),
                     }
                     servers.extend(BotServer(bot_env, logs, f"bot{n}") for n in range(bots))
+                    # Like Meta, the sink posts a status webhook for each message it accepted.
+                    sink.statuses = StatusWebhooks(
+                        [f"{server.url}/webhook" for server in servers],
+                        {**DEV_ENV, **bot_env}["WHATSAPP_APP_SECRET"],
+                    )
                     for server in servers:
                         await server.start()
                     made = Stack(dsn, pool, redis, sink, sink_url, servers)
@@ -172,6 +179,8 @@ async def stack(
             finally:
                 for server in servers:
                     await server.stop()
+                if sink.statuses is not None:
+                    await sink.statuses.aclose()
                 if made is not None:
                     for load in made.loads:
                         await load.aclose()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import time
+from typing import Any
 
 import asyncpg
 import httpx
@@ -11,6 +14,7 @@ import pytest
 from bot.botlink import signed
 from bot.simulator import SimCustomer
 from bot.whatsapp.sink import GraphSink, create_sink_app
+from bot.whatsapp.sink_statuses import StatusWebhooks
 from tests.servers import bot_process, serve_app
 
 pytestmark = pytest.mark.slow
@@ -30,7 +34,7 @@ async def _wait_for(pool: asyncpg.Pool, sql: str, timeout_s: float = 15.0) -> No
 
 _ALL_ANSWERED = """
 SELECT NOT EXISTS (SELECT FROM inbound_messages WHERE state <> 'done')
-   AND NOT EXISTS (SELECT FROM outbound_messages WHERE status = 'pending')
+   AND NOT EXISTS (SELECT FROM outbound_messages WHERE status IN ('pending', 'sending'))
 """
 
 
@@ -115,3 +119,86 @@ async def test_stopped_under_a_backlog_exits_promptly_and_loses_nothing(
     assert await pg_pool.fetchval("SELECT count(*) FROM inbound_messages") == 120
     read = [r.body["message_id"] for r in sink.requests if r.body.get("status") == "read"]
     assert len(read) == len(set(read)) == 120  # every message answered, none twice
+
+
+class KillingSink(GraphSink):
+    """The first message it receives kills ``victim`` (kill -9) before the bot hears back:
+    after Meta accepted it (``accept``), or before it got there."""
+
+    def __init__(self, statuses: StatusWebhooks, *, accept: bool) -> None:
+        super().__init__(statuses=statuses)
+        self.victim: subprocess.Popen[bytes] | None = None
+        self.killed_at = 0.0
+        self._accept = accept
+
+    async def answer(self, path: str, body: Any) -> tuple[int, dict[str, Any]]:
+        if self.victim is not None and isinstance(body, dict) and "to" in body:
+            self.victim.kill()
+            self.victim.wait()
+            self.victim, self.killed_at = None, time.time()
+            if not self._accept:
+                return 503, {}  # nobody reads it: the bot is gone
+        return await super().answer(path, body)
+
+
+async def _kill_mid_send(
+    sink: KillingSink, env: dict[str, str], customer: SimCustomer, statuses: StatusWebhooks
+) -> None:
+    async with bot_process(env) as first:
+        statuses.urls = [f"{first.url}/webhook"]
+        sink.victim = first.process
+        assert await _post(first.url, customer.says("hola")) == 200
+        async with asyncio.timeout(15):
+            while first.process.poll() is None:
+                await asyncio.sleep(0.02)
+
+
+async def test_killed_after_meta_accepted_a_reply_it_is_not_sent_again(
+    database_url: str, redis_url: str, pg_pool: asyncpg.Pool, redis_client: object
+) -> None:
+    statuses = StatusWebhooks([], "dev-app-secret", retry_s=0.05)
+    sink = KillingSink(statuses, accept=True)
+    customer = SimCustomer("5491100000103", "Caro")
+    async with serve_app(create_sink_app(sink)) as sink_port:
+        # A grace period longer than the wait below: only the status webhook can settle it.
+        env = {**_env(database_url, redis_url, sink_port), "BOT_SEND_GRACE_S": "60"}
+        await _kill_mid_send(sink, env, customer, statuses)
+        assert (
+            await pg_pool.fetchval(
+                "SELECT count(*) FROM outbound_messages WHERE status = 'sending'"
+            )
+            == 1
+        )
+        async with bot_process(env) as second:
+            statuses.urls = [f"{second.url}/webhook"]  # Meta keeps retrying the status
+            await _wait_for(pg_pool, _ALL_ANSWERED, 15)
+            await asyncio.sleep(0.5)
+        await statuses.aclose()
+    kinds = [r.body.get("type", "read") for r in sink.requests]
+    assert kinds == ["read", "interactive"]
+    settled = await pg_pool.fetchrow(
+        "SELECT o.status, s.status AS delivery FROM outbound_messages o"
+        " JOIN message_statuses s USING (wamid) WHERE o.kind = 'interactive'"
+    )
+    assert tuple(settled) == ("accepted", "sent")
+
+
+async def test_killed_before_a_reply_reached_meta_it_goes_out_after_the_grace(
+    database_url: str, redis_url: str, pg_pool: asyncpg.Pool, redis_client: object
+) -> None:
+    statuses = StatusWebhooks([], "dev-app-secret", retry_s=0.05)
+    sink = KillingSink(statuses, accept=False)
+    customer = SimCustomer("5491100000104", "Dani")
+    async with serve_app(create_sink_app(sink)) as sink_port:
+        env = {**_env(database_url, redis_url, sink_port), "BOT_SEND_GRACE_S": "2"}
+        await _kill_mid_send(sink, env, customer, statuses)
+        async with bot_process(env) as second:
+            statuses.urls = [f"{second.url}/webhook"]
+            await _wait_for(pg_pool, _ALL_ANSWERED, 15)
+            await asyncio.sleep(0.5)
+        await statuses.aclose()
+    (read, reply) = sink.requests
+    assert (read.body.get("status"), reply.body["type"]) == ("read", "interactive")
+    # No status came, so the reply waited out the grace period (from its attempt, just before
+    # the kill): late, and once.
+    assert reply.at - sink.killed_at > 1.5

@@ -12,9 +12,18 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
+from bot.webhook import signature_for
+from bot.whatsapp.events import StatusUpdate
 from bot.whatsapp.graph import GraphClient, SendResult, retryable
+from bot.whatsapp.parse import parse_body
 from bot.whatsapp.sink import GraphSink, create_sink_app
+from bot.whatsapp.sink_statuses import StatusWebhooks
+from tests.servers import serve_app
 
 BASE = "http://graph.test/v23.0"
 PHONE_ID = "106540352242922"
@@ -393,3 +402,53 @@ async def test_what_before_attempt_raises_ends_the_send(
     with pytest.raises(LookupError):
         await make_client(transport).send(TEXT, settled_meanwhile)
     assert calls == 2
+
+
+# --- status webhooks from the sink -------------------------------------------------------------
+
+
+class Receiver:
+    """A bot's webhook endpoint that refuses the first ``refuse`` posts (503), then takes them."""
+
+    def __init__(self, refuse: int) -> None:
+        self.refuse = refuse
+        self.bodies: list[tuple[bytes, str]] = []  # (raw body, signature header)
+
+    async def take(self, request: Request) -> Response:
+        if self.refuse > 0:
+            self.refuse -= 1
+            return Response(status_code=503)
+        self.bodies.append((await request.body(), request.headers["x-hub-signature-256"]))
+        return Response(status_code=200)
+
+
+async def test_sink_posts_a_signed_sent_status_for_each_accepted_message() -> None:
+    receiver = Receiver(refuse=2)
+    app = Starlette(routes=[Route("/webhook", receiver.take, methods=["POST"])])
+    async with serve_app(app) as port:
+        statuses = StatusWebhooks([f"http://127.0.0.1:{port}/webhook"], "s3cret", retry_s=0.01)
+        sink = GraphSink(statuses=statuses)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_sink_app(sink)), base_url="http://sink"
+        ) as http:
+            path = f"/v23.0/{PHONE_ID}/messages"
+            keyed = await http.post(path, json={**TEXT, "biz_opaque_callback_data": "wamid.IN:1"})
+            plain = await http.post(path, json=TEXT)
+            await http.post(path, json=READ)  # no status for a mark-read
+            sink.fail_next(1)
+            await http.post(path, json=TEXT)  # nor for a refused message
+            async with asyncio.timeout(5):
+                while statuses.waiting:
+                    await asyncio.sleep(0.01)
+        await statuses.aclose()
+    found = [
+        event
+        for raw, signature in receiver.bodies
+        if signature == signature_for("s3cret", raw)
+        for event in parse_body(orjson.loads(raw))
+    ]
+    assert [(s.id, s.status, s.phone_number_id, s.biz_opaque_callback_data) for s in found] == [
+        (keyed.json()["messages"][0]["id"], "sent", PHONE_ID, "wamid.IN:1"),
+        (plain.json()["messages"][0]["id"], "sent", PHONE_ID, None),
+    ]
+    assert all(isinstance(s, StatusUpdate) and s.recipient == TO.lstrip("+") for s in found)

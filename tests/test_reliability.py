@@ -21,27 +21,27 @@ from reliability.harness import Result
 
 pytestmark = pytest.mark.slow
 
-# A kill -9 or a database restart may land between the Graph API accepting a send and the bot
-# recording it: that send is repeated (at least once, never lost). Each inbox worker (16 by
-# default) has at most one send in flight, so one outage repeats at most that many bodies.
+# A kill -9 may land between the Graph API accepting a mark-read and the bot recording it: no
+# status webhook ever names a mark-read, so the restarted bot sends it again (harmless, and
+# never a reply: those are settled by their status webhooks). Each inbox worker (16 by default)
+# has at most one send in flight, so one kill repeats at most that many mark-reads.
 IN_FLIGHT_PER_OUTAGE = 16
 
 
-def _missed(result: Result, *, tolerated: str = "") -> list[str]:
-    """Missed targets, except recovery times (wall time) and the ``tolerated`` count."""
-    return [
-        m for m in result.misses if m != "recovery" and not (tolerated and m.endswith(tolerated))
-    ]
+def _missed(result: Result) -> list[str]:
+    """Missed targets, except recovery times (wall time)."""
+    return [m for m in result.misses if m != "recovery"]
 
 
-def _everything_answered(result: Result, *, repeats_allowed: int = 0) -> None:
+def _everything_answered(result: Result, *, repeated_reads_allowed: int = 0) -> None:
     o = result.outcome
     assert o.sent > 0
     assert o.acked == o.sent
     assert o.processed == o.sent
     assert o.replied == o.sent
     assert o.lost == 0
-    assert o.duplicated + o.duplicate_reads <= repeats_allowed
+    assert o.duplicated == 0
+    assert o.duplicate_reads <= repeated_reads_allowed
 
 
 async def test_storm_of_redeliveries_answers_each_message_once() -> None:
@@ -52,8 +52,8 @@ async def test_storm_of_redeliveries_answers_each_message_once() -> None:
 
 async def test_kill_9_under_load_loses_nothing() -> None:
     result = await crash.run(short=True)
-    _everything_answered(result, repeats_allowed=IN_FLIGHT_PER_OUTAGE * crash.SHORT.kills)
-    assert _missed(result, tolerated=" duplicated") == []
+    _everything_answered(result, repeated_reads_allowed=IN_FLIGHT_PER_OUTAGE * crash.SHORT.kills)
+    assert _missed(result) == []
 
 
 async def test_redis_outage_is_invisible_to_customers() -> None:
@@ -66,8 +66,8 @@ async def test_redis_outage_is_invisible_to_customers() -> None:
 
 async def test_postgres_restart_loses_nothing_acknowledged() -> None:
     result = await postgres_restart.run(short=True)
-    _everything_answered(result, repeats_allowed=IN_FLIGHT_PER_OUTAGE)
-    assert _missed(result, tolerated=" duplicated") == []  # includes "503 while down"
+    _everything_answered(result)  # an answer PostgreSQL missed is recorded later, not resent
+    assert _missed(result) == []  # includes "503 while down"
 
 
 async def test_failing_ai_providers_fall_back_to_keywords() -> None:

@@ -2,7 +2,8 @@
 
 In process: ``httpx.ASGITransport(app=create_sink_app(sink))``. As a server:
 ``python -m bot.whatsapp.sink --port 8081``; another process reads what was "sent" from
-``GET /_sink/requests`` and scripts failures with ``POST /_sink/fail``.
+``GET /_sink/requests`` and scripts failures with ``POST /_sink/fail``. Given ``statuses``
+(``--webhook URL``), it posts a ``sent`` status webhook for each accepted message, as Meta does.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from bot.whatsapp.sink_statuses import StatusWebhooks
 
 __all__ = ["Failure", "GraphSink", "SentRequest", "create_sink_app"]
 
@@ -48,10 +51,11 @@ _INVALID = Failure(400, 100, "(#100) Invalid parameter")
 class GraphSink:
     """Records accepted requests in ``requests``; failed or invalid ones in ``rejected``."""
 
-    def __init__(self, *, latency_s: float = 0.0) -> None:
+    def __init__(self, *, latency_s: float = 0.0, statuses: StatusWebhooks | None = None) -> None:
         self.requests: list[SentRequest] = []
         self.rejected: list[SentRequest] = []
         self.latency_s = latency_s
+        self.statuses = statuses
         self._next_failures: deque[Failure] = deque()
         self._fail_until = 0.0
         self._window_failure: Failure | None = None
@@ -110,6 +114,11 @@ class GraphSink:
             return 200, {"success": True}
         to: str = body["to"]
         message = {"id": _wamid(to)}
+        if self.statuses is not None:
+            phone_number_id = path.rstrip("/").split("/")[-2]
+            self.statuses.sent(
+                phone_number_id, message["id"], to, body.get("biz_opaque_callback_data")
+            )
         if body.get("type") == "template":
             message["message_status"] = "accepted"
         contact = {"input": to, "wa_id": to.lstrip("+")}
@@ -221,8 +230,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--webhook", action="append", default=[], help="the bot's webhook URL")
+    parser.add_argument("--app-secret", default="dev-app-secret", help="signs status webhooks")
     args = parser.parse_args(argv)
-    app = create_sink_app(GraphSink(latency_s=args.latency))
+    statuses = StatusWebhooks(args.webhook, args.app_secret) if args.webhook else None
+    app = create_sink_app(GraphSink(latency_s=args.latency, statuses=statuses))
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
