@@ -20,6 +20,7 @@ import orjson
 from bot.whatsapp.events import StoredMessage
 
 __all__ = [
+    "BATCH",
     "STORAGE_DOWN",
     "InboxWriter",
     "PendingMessage",
@@ -156,8 +157,12 @@ class InboxWriter:
         return {row["wamid"] for row in rows}
 
 
+# Messages one worker takes from one customer per turn.
+BATCH = 20
+
+
 async def fetch_pending(
-    conn: asyncpg.Connection, customer: str, limit: int = 20
+    conn: asyncpg.Connection, customer: str, limit: int = BATCH
 ) -> list[PendingMessage]:
     rows = await conn.fetch(_FETCH_PENDING, customer, limit)
     return [

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from bot.inbox import STORAGE_DOWN, PendingMessage, fetch_pending
+from bot.inbox import BATCH, STORAGE_DOWN, PendingMessage, fetch_pending
 
 __all__ = ["InboxWorkers", "ProcessFn"]
 
@@ -171,9 +171,12 @@ class InboxWorkers:
                     return  # the rest stays pending for the next run or another instance
                 if not await self._process(conn, message):
                     return  # failed attempt: retried at the next poll, order kept
-            if batch:
+            if len(batch) == BATCH:
                 # One batch per turn, then to the back of the queue: a chatty customer must not
                 # keep a worker while others wait (their order is kept by the lock either way).
+                # A shorter batch was all there was: what arrives meanwhile is announced by
+                # notify() (this process) or found by the poller (other instances), so no
+                # second lock-and-look round trip for an empty batch.
                 self._dirty.add(customer)
         finally:
             if not self._stopping:  # on a stop the connection closes, which unlocks
