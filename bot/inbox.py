@@ -59,12 +59,8 @@ ORDER BY id
 LIMIT $2
 """
 
-_MARK_DONE = """
-UPDATE inbound_messages
-SET state = 'done', processed_at = now(), attempts = attempts + 1,
-    rate_limit_exceeded = $2
-WHERE id = $1
-"""
+# Defined in sql/migrations/0008_finish_message.sql (processing commits it with the rest).
+_MARK_DONE = "SELECT mark_inbound_done($1, $2)"
 
 _MARK_ATTEMPT = """
 UPDATE inbound_messages

@@ -19,13 +19,8 @@ Body = dict[str, Any]
 
 # Replies are stored in the transaction that settles their inbound message; the key
 # "<inbound wamid>:<n>" makes storing them twice (a reprocessed message) a no-op.
-_ENQUEUE = """
-INSERT INTO outbound_messages (idempotency_key, customer, kind, body)
-SELECT k, $1, kind, body::jsonb
-FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS t(k, kind, body, ord)
-ORDER BY ord
-ON CONFLICT (idempotency_key) DO NOTHING
-"""
+# Defined in sql/migrations/0008_finish_message.sql (processing enqueues with the rest).
+_ENQUEUE = "SELECT enqueue_replies($1, $2, $3, $4)"
 
 # A `sending` row whose last attempt is recent may have been accepted by Meta just before its
 # sender died: it waits for a status webhook to settle it instead of going out again.
@@ -115,6 +110,17 @@ def _status(result: SendResult) -> str:
     return "accepted" if result.ok else "pending" if retryable(result) else "failed"
 
 
+def reply_columns(
+    key_prefix: str, bodies: Sequence[Mapping[str, Any]]
+) -> tuple[list[str], list[str], list[str]]:
+    """Keys, kinds and JSON bodies of replies, as enqueue_replies() takes them."""
+    return (
+        [f"{key_prefix}:{n}" for n in range(len(bodies))],
+        [_kind(b) for b in bodies],
+        [orjson.dumps(dict(b)).decode() for b in bodies],
+    )
+
+
 class OutboundLog:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -127,15 +133,8 @@ class OutboundLog:
         bodies: Sequence[Mapping[str, Any]],
     ) -> None:
         """Store replies as pending rows, inside the caller's transaction."""
-        if not bodies:
-            return
-        await conn.execute(
-            _ENQUEUE,
-            customer,
-            [f"{key_prefix}:{n}" for n in range(len(bodies))],
-            [_kind(b) for b in bodies],
-            [orjson.dumps(dict(b)).decode() for b in bodies],
-        )
+        if bodies:
+            await conn.execute(_ENQUEUE, customer, *reply_columns(key_prefix, bodies))
 
     async def pending(
         self, conn: asyncpg.Connection, customer: str, grace_s: float

@@ -11,14 +11,20 @@ from bot.deps import Deps
 from bot.inbox import STORAGE_DOWN, PendingMessage, mark_done, mark_failed_attempt
 from bot.logs import log_context, mask, note
 from bot.metrics import MESSAGES, message_type
+from bot.outbound import reply_columns
 from bot.pipeline.core import Context, Handler
 from bot.whatsapp import messages
 from bot.whatsapp.events import InboundMessage
 from bot.whatsapp.parse import parse_body
 
-__all__ = ["Processor"]
+__all__ = ["FINISH", "Processor"]
 
 log = logging.getLogger(__name__)
+
+# Session, replies and `done` in one statement, so one transaction and one round trip
+# (sql/migrations/0008_finish_message.sql).
+FINISH = "SELECT finish_message($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8, $9, $10)"
+_NO_SESSION = (None, None, None, None)
 
 
 def _reparse(envelope: dict[str, object]) -> InboundMessage | None:
@@ -58,11 +64,13 @@ class Processor:
             if ctx.outbox:
                 # Blue ticks first, then the answer: the customer sees we read them.
                 ctx.outbox.insert(0, messages.mark_read(message.id, typing=True))
-            async with conn.transaction():
-                if ctx.session is not None:
-                    await self._deps.sessions.save(conn, ctx.session)
-                await self._deps.outbound.enqueue(conn, message.customer, message.id, ctx.outbox)
-                await mark_done(conn, pending.id, rate_limited=ctx.rate_limited)
+            session = (
+                self._deps.sessions.columns(ctx.session) if ctx.session is not None else _NO_SESSION
+            )
+            replies = reply_columns(message.id, ctx.outbox)
+            await conn.execute(
+                FINISH, pending.id, ctx.rate_limited, message.customer, *session, *replies
+            )
             if ctx.session is not None:
                 await self._deps.sessions.cache(ctx.session)
         except STORAGE_DOWN:

@@ -33,12 +33,6 @@ _LOAD = """
 SELECT state, cart, context, expires_at FROM customer_sessions
 WHERE customer = $1 AND expires_at > now()
 """
-_SAVE = """
-INSERT INTO customer_sessions (customer, state, cart, context, expires_at, updated_at)
-VALUES ($1, $2, $3::jsonb, $4::jsonb, now() + make_interval(secs => $5), now())
-ON CONFLICT (customer) DO UPDATE SET state = EXCLUDED.state, cart = EXCLUDED.cart,
-    context = EXCLUDED.context, expires_at = EXCLUDED.expires_at, updated_at = now()
-"""
 _SWEEP = "DELETE FROM customer_sessions WHERE expires_at < now() - interval '1 day'"
 
 
@@ -168,17 +162,12 @@ class SessionStore:
             customer, row["state"], orjson.loads(row["cart"]), orjson.loads(row["context"])
         )
 
-    async def save(self, conn: asyncpg.Connection, session: Session) -> None:
-        """Write to PostgreSQL (inside the caller's transaction); call ``cache`` after commit."""
+    def columns(self, session: Session) -> tuple[str, str, str, float]:
+        """State, cart, context (JSON) and TTL as save_session() in
+        sql/migrations/0008_finish_message.sql takes them; call ``cache`` after the commit."""
         data = orjson.loads(session.to_bytes())
-        await conn.execute(
-            _SAVE,
-            session.customer,
-            session.state,
-            orjson.dumps(data["cart"]).decode(),
-            orjson.dumps(data["context"]).decode(),
-            float(self.ttl_s),
-        )
+        cart, context = orjson.dumps(data["cart"]).decode(), orjson.dumps(data["context"]).decode()
+        return session.state, cart, context, float(self.ttl_s)
 
     async def cache(self, session: Session) -> None:
         key = keys.session(session.customer)

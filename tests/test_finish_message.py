@@ -1,0 +1,53 @@
+"""finish_message(): a processed message's session, replies and state commit together or not at all."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from bot.processing import FINISH
+
+INSERT_INBOUND = """
+INSERT INTO inbound_messages (wamid, customer, type, envelope)
+VALUES ('wamid.F1', '5491100000901', 'text', '{}') RETURNING id
+"""
+SESSION = ("browsing", '[{"product_id": 1, "quantity": 2}]', '{"page": 2}', 7200.0)
+
+
+async def _state(pool: asyncpg.Pool) -> tuple[str, int, int]:
+    row = await pool.fetchrow(
+        """SELECT (SELECT state FROM inbound_messages) AS inbound,
+                  (SELECT count(*) FROM customer_sessions) AS sessions,
+                  (SELECT count(*) FROM outbound_messages) AS replies"""
+    )
+    assert row is not None
+    return row["inbound"], row["sessions"], row["replies"]
+
+
+async def test_everything_lands_together(pg_pool: asyncpg.Pool) -> None:
+    inbound = await pg_pool.fetchval(INSERT_INBOUND)
+    keys, kinds = ["wamid.F1:0", "wamid.F1:1"], ["read", "text"]
+    bodies = ['{"status": "read"}', '{"type": "text", "text": {"body": "hola"}}']
+    args = (inbound, False, "5491100000901", *SESSION, keys, kinds, bodies)
+    await pg_pool.execute(FINISH, *args)
+    assert await _state(pg_pool) == ("done", 1, 2)
+    await pg_pool.execute(FINISH, *args)  # processed again after a crash: nothing doubles
+    assert await _state(pg_pool) == ("done", 1, 2)
+
+
+async def test_a_failing_part_leaves_nothing_behind(pg_pool: asyncpg.Pool) -> None:
+    inbound = await pg_pool.fetchval(INSERT_INBOUND)
+    # One kind missing: the second reply's kind is NULL, which outbound_messages refuses.
+    args = (inbound, False, "5491100000901", *SESSION, ["k:0", "k:1"], ["text"], ["{}", "{}"])
+    with pytest.raises(asyncpg.NotNullViolationError):
+        await pg_pool.execute(FINISH, *args)
+    assert await _state(pg_pool) == ("pending", 0, 0)
+
+
+async def test_without_a_session_or_replies(pg_pool: asyncpg.Pool) -> None:
+    inbound = await pg_pool.fetchval(INSERT_INBOUND)
+    await pg_pool.execute(
+        FINISH, inbound, True, "5491100000901", None, None, None, None, [], [], []
+    )
+    assert await _state(pg_pool) == ("done", 0, 0)
+    assert await pg_pool.fetchval("SELECT rate_limit_exceeded FROM inbound_messages")
