@@ -23,10 +23,10 @@ import certifi
 import httptools
 import httpx
 
-__all__ = ["KeepAliveTransport", "default_transport"]
+__all__ = ["PROXY_VARIABLES", "KeepAliveTransport", "default_transport"]
 
 _Origin = tuple[str, str, int]
-_PROXY_VARIABLES = (
+PROXY_VARIABLES = (
     "HTTPS_PROXY",
     "https_proxy",
     "HTTP_PROXY",
@@ -178,6 +178,6 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
 
 def default_transport() -> httpx.AsyncBaseTransport | None:
     """The lean transport, or None (httpx's own) when the environment asks for a proxy."""
-    if any(os.environ.get(name) for name in _PROXY_VARIABLES):
+    if any(os.environ.get(name) for name in PROXY_VARIABLES):
         return None
     return KeepAliveTransport()
