@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from bot.whatsapp.graph import GraphClient
-from bot.whatsapp.transport import KeepAliveTransport, default_transport
+from bot.whatsapp.transport import PROXY_VARIABLES, KeepAliveTransport, default_transport
 from tests.servers import free_port
 
 # One request in, raw answer bytes out (None: close without answering).
@@ -168,14 +168,7 @@ async def test_the_graph_client_sends_through_it_and_reads_the_message_id() -> N
 def test_a_configured_proxy_falls_back_to_httpx_own_transport(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name in (
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ):
+    for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     assert isinstance(default_transport(), KeepAliveTransport)
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
