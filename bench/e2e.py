@@ -50,6 +50,7 @@ from bench.common import server_process as server
 from bench.e2e_cpu import CpuMeter
 from bench.e2e_load import closed_loop, open_loop, sink_record, summarize
 from bench.e2e_setup import (
+    bot_env,
     connections,
     inbox_left,
     prepare,
@@ -93,10 +94,7 @@ def _variant(
         "GRAPH_API_URL": f"http://127.0.0.1:{sink_port}/v23.0",
         "BENCH_GRAPH_URL": f"http://127.0.0.1:{sink_port}/v23.0/{DEV_ENV['WHATSAPP_PHONE_NUMBER_ID']}/messages",
         "LOG_LEVEL": "ERROR",
-        # The same 16 workers and 20 pooled connections in all, however many processes share
-        # them: 4 processes with the defaults would need 152 of PostgreSQL's 100 connections.
-        "BOT_WORKERS": str(max(4, 16 // processes)),
-        "BOT_DB_POOL_SIZE": str(max(5, 20 // processes)),
+        **bot_env(processes),
     }
     lines = script()
     common: dict[str, Any] = {"script": lines, "secret": SECRET, "warmup_s": 2.0, "drain_s": 30.0}

@@ -55,6 +55,15 @@ async def connections(database: str) -> int:
         await conn.close()
 
 
+def bot_env(processes: int) -> dict[str, str]:
+    """The same 16 workers and 20 pooled connections in all, however many processes share them:
+    4 processes with the defaults would need 152 of PostgreSQL's 100 connections."""
+    return {
+        "BOT_WORKERS": str(max(4, 16 // processes)),
+        "BOT_DB_POOL_SIZE": str(max(5, 20 // processes)),
+    }
+
+
 def wait_ready(kind: str, processes: int, port: int, database: str) -> None:
     """Every worker process accepting: otherwise the first ones get all the connections."""
     deadline = time.monotonic() + 90
@@ -65,8 +74,11 @@ def wait_ready(kind: str, processes: int, port: int, database: str) -> None:
                 url = f"http://127.0.0.1:{port}/health"
                 if len({client.get(url).json()["pid"] for _ in range(60)}) >= processes:
                     return
-        # Per process: 16 inbox workers, their poller, the config listener, the pool's 2.
-        elif asyncio.run(connections(database)) >= 20 * processes:
+        # Per process: its inbox workers, their poller, the config listener, the pool's 2.
+        elif (
+            asyncio.run(connections(database))
+            >= (int(bot_env(processes)["BOT_WORKERS"]) + 4) * processes
+        ):
             time.sleep(0.5)
             return
         time.sleep(0.3)

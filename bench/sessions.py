@@ -3,8 +3,8 @@
     python -m bench.sessions [--customers 500] [--rounds 4]
 
 Both paths go through ``bot.sessions.SessionStore`` as the inbox worker uses it: ``load``, a
-change, ``save`` inside a transaction on the worker's own connection, then ``cache`` after the
-commit. The only difference is the ``use_redis_sessions`` switch. The commit is timed but left
+change, the save (``save_session()``, the SQL function the worker's ``finish_message()`` calls)
+inside a transaction on the worker's own connection, then ``cache`` after the commit. The only difference is the ``use_redis_sessions`` switch. The commit is timed but left
 out of the headline figure: the worker's transaction also marks the message done and queues the
 replies, so it commits whether or not a session was saved (both figures are printed). One task, no concurrency:
 the figure is the cost of the store, not queueing. Each mode has its own customers (sessions
@@ -53,6 +53,10 @@ def _cart() -> list[CartLine]:
     ]  # fmt: skip
 
 
+# What finish_message() runs for the session (sql/migrations/0008_finish_message.sql).
+_SAVE = "SELECT save_session($1, $2, $3::jsonb, $4::jsonb, $5)"
+
+
 async def _step(store: SessionStore, conn: asyncpg.Connection, customer: str) -> tuple[float, ...]:
     """One message's session work; (load, save, commit, cache) in µs."""
     t0 = time.perf_counter()
@@ -66,7 +70,7 @@ async def _step(store: SessionStore, conn: asyncpg.Connection, customer: str) ->
     transaction = conn.transaction()
     await transaction.start()
     t2 = time.perf_counter()
-    await store.save(conn, session)
+    await conn.execute(_SAVE, customer, *store.columns(session))
     t3 = time.perf_counter()
     await transaction.commit()
     t4 = time.perf_counter()
