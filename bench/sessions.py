@@ -136,14 +136,18 @@ async def _hit_rate(dsn: str) -> dict[str, Any]:
         DATABASE_URL=dsn, REDIS_URL=REDIS_URL, BOT_WORKERS="4", BOT_INBOX_POLL_MS="100",
         BOT_RECORD_FILE="",
     )  # fmt: skip
-    paths = sorted(CONVERSATIONS.glob("*.jsonl"))
+    # A conversation that pays needs a payment provider stand-in, which only the tests run.
+    conversations = [load_conversation(p) for p in sorted(CONVERSATIONS.glob("*.jsonl"))]
+    paths = [c.path for c in conversations if not c.pays]
     mismatched: list[str] = []
     async with in_process_bot(settings) as link:
-        for path in paths:
+        for conversation in conversations:
+            if conversation.pays:
+                continue
             try:
-                await replay(load_conversation(path), link)
+                await replay(conversation, link)
             except ReplayMismatch:  # the load still counts; the flows are tested elsewhere
-                mismatched.append(path.stem)
+                mismatched.append(conversation.path.stem)
         stats = link.deps.sessions.stats
     return {
         "conversations": len(paths),
