@@ -83,7 +83,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/webhook", webhook.verify, methods=["GET"]),
-            Route("/webhook", webhook.receive, methods=["POST"]),
+            Route("/webhook", webhook.Receiver(), methods=["POST"]),
             Route("/health", health.alive, methods=["GET"]),
             Route("/ready", health.ready, methods=["GET"]),
             Route("/health/storage", health.storage, methods=["GET"]),

@@ -138,7 +138,7 @@ async def stripe_webhook(request: Request) -> Response:
         # 503, not 4xx: Stripe keeps redelivering until the operator sets the secret.
         log.error("Stripe webhook received but STRIPE_WEBHOOK_SECRET is not set")
         return _json({"error": "webhook secret not configured"}, 503)
-    body = await read_body(request)
+    body = await read_body(request.receive, request.headers.get("content-length"))
     if body is None:
         return _json({"error": "body too large"}, 413)
     problem = verify_signature(
