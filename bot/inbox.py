@@ -101,7 +101,7 @@ class InboxWriter:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="inbox-writer")
         future: asyncio.Future[set[str]] = asyncio.get_running_loop().create_future()
-        await self._queue.put((messages, future))
+        self._queue.put_nowait((messages, future))  # unbounded: never waits
         new_ids = await future
         return [m for m in messages if m.id in new_ids]
 

@@ -49,8 +49,11 @@ def _short(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[:limit]}…"
 
 
+_RAW = (bytes, bytearray, memoryview, str)  # a tuple: `bytes | …` builds a union on each call
+
+
 def _decode(body: object) -> tuple[object, str | None]:
-    if not isinstance(body, bytes | bytearray | memoryview | str):
+    if not isinstance(body, _RAW):
         return body, None
     try:
         return orjson.loads(body), None
