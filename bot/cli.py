@@ -57,7 +57,7 @@ def cmd_work(args: argparse.Namespace) -> int:
     """Inbox workers without the HTTP server, for instances that only process."""
     import signal
 
-    from bot.app import running
+    from bot.app import running, settle_heap
     from bot.logs import configure_logging
 
     settings = _settings()
@@ -72,6 +72,7 @@ def cmd_work(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         async with running(settings):
+            settle_heap()
             await stop.wait()
 
     asyncio.run(work())
