@@ -51,6 +51,7 @@ async def running(
         processor.resume,
         concurrency=settings.workers,
         poll_interval_s=settings.inbox_poll_ms / 1000,
+        acks_waiting=lambda: deps.inbox.waiting,
     )
     if settings.allow_unsigned_webhooks:
         log.warning(

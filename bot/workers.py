@@ -38,6 +38,9 @@ SELECT customer FROM (
 ) AS waiting
 GROUP BY customer ORDER BY min(first) LIMIT $1
 """
+# Webhook requests waiting for their inbox insert above which workers let the acks go first.
+_ACK_BURST = 32
+_YIELD_STEP_S = 0.01
 _TRY_LOCK = "SELECT pg_try_advisory_lock(hashtextextended($1, 7301442))"
 _UNLOCK = "SELECT pg_advisory_unlock(hashtextextended($1, 7301442))"
 
@@ -51,8 +54,12 @@ class InboxWorkers:
         *,
         concurrency: int = 16,
         poll_interval_s: float = 0.5,
+        acks_waiting: Callable[[], int] = lambda: 0,
+        max_yield_s: float = 1.0,
     ) -> None:
         self._dsn = dsn
+        self._acks_waiting = acks_waiting
+        self._max_yield_s = max_yield_s
         self._process = process
         self._resume = resume
         self._concurrency = concurrency
@@ -142,6 +149,7 @@ class InboxWorkers:
                     customer = await self._ready.get()
                     if self._stopping:
                         return
+                    await self._yield_to_acks()
                     self._active.add(customer)
                     self._scheduled.discard(customer)
                     try:
@@ -157,6 +165,16 @@ class InboxWorkers:
                 # A stop may have cut a query short: terminate instead of a polite close that
                 # would wait on it. Either way the server frees the customer locks.
                 conn.terminate()
+
+    async def _yield_to_acks(self) -> None:
+        """In a burst, the webhook first: Meta waits on each ack (and retries, then disables a
+        slow webhook), while what is acked is stored and can wait. Never more than
+        ``max_yield_s`` (a second) per message, so processing goes on under a burst that does
+        not end."""
+        waited = 0.0
+        while self._acks_waiting() > _ACK_BURST and waited < self._max_yield_s:
+            await asyncio.sleep(_YIELD_STEP_S)
+            waited += _YIELD_STEP_S
 
     async def _serve(self, conn: asyncpg.Connection, customer: str) -> None:
         if not await conn.fetchval(_TRY_LOCK, customer):

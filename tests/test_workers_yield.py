@@ -1,0 +1,60 @@
+"""In a webhook burst the inbox workers let the acks go first, for a bounded time."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from bot.inbox import InboxWriter, PendingMessage, mark_done
+from bot.simulator import SimCustomer
+from bot.whatsapp.events import StoredMessage
+from bot.whatsapp.parse import index_body
+from bot.workers import InboxWorkers
+
+
+async def _run(
+    database_url: str, pool: asyncpg.Pool, waiting: list[int], max_yield_s: float
+) -> tuple[int, int]:
+    """Messages processed while the burst lasted, and in all."""
+    customer = SimCustomer("5491100000950")
+    writer = InboxWriter(pool)
+    stored = [e for e in index_body(customer.says("hola")) if isinstance(e, StoredMessage)]
+    await writer.store(stored)
+    await writer.aclose()
+    processed: list[str] = []
+
+    async def process(conn: asyncpg.Connection, message: PendingMessage) -> bool:
+        processed.append(message.wamid)
+        await mark_done(conn, message.id, rate_limited=False)
+        return True
+
+    async def resume(conn: asyncpg.Connection, customer: str) -> bool:
+        return True
+
+    workers = InboxWorkers(
+        database_url, process, resume, concurrency=2, acks_waiting=lambda: waiting[0],
+        max_yield_s=max_yield_s,
+    )  # fmt: skip
+    await workers.start()
+    try:
+        workers.notify(customer.wa_id)
+        await asyncio.sleep(0.3)
+        during = len(processed)
+        if max_yield_s > 10:
+            waiting[0] = 0  # the burst is over
+        await workers.drain(timeout_s=10)
+    finally:
+        await workers.stop()
+    return during, len(processed)
+
+
+async def test_workers_wait_while_acks_queue_up(database_url: str, pg_pool: asyncpg.Pool) -> None:
+    assert await _run(database_url, pg_pool, [100], max_yield_s=60) == (0, 1)
+
+
+async def test_a_burst_that_does_not_end_delays_but_never_stops_them(
+    database_url: str, pg_pool: asyncpg.Pool
+) -> None:
+    _, processed = await _run(database_url, pg_pool, [100], max_yield_s=0.02)
+    assert processed == 1
