@@ -51,7 +51,7 @@ async def running(
         processor.resume,
         concurrency=settings.workers,
         poll_interval_s=settings.inbox_poll_ms / 1000,
-        acks_waiting=lambda: deps.inbox.waiting,
+        acks_waiting=lambda: deps.acks_in_flight,
     )
     if settings.allow_unsigned_webhooks:
         log.warning(

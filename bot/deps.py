@@ -45,6 +45,8 @@ class Deps:
     router: IntentRouter
     payments: StripeCheckout | None = None
     workers: InboxWorkers = field(init=False)
+    # Webhook requests being answered right now: in a burst the workers let them go first.
+    acks_in_flight: int = field(default=0, init=False)
 
     def tier_limits(self, tier: str) -> TierLimits:
         return self.tiers.get(tier) or self.tiers["new"]

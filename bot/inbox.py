@@ -94,7 +94,6 @@ class InboxWriter:
             asyncio.Queue()
         )
         self._task: asyncio.Task[None] | None = None
-        self.waiting = 0  # requests waiting for their insert (the workers yield to a burst)
 
     async def store(self, messages: Sequence[StoredMessage]) -> list[StoredMessage]:
         if not messages:
@@ -103,11 +102,7 @@ class InboxWriter:
             self._task = asyncio.create_task(self._run(), name="inbox-writer")
         future: asyncio.Future[set[str]] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((messages, future))  # unbounded: never waits
-        self.waiting += 1
-        try:
-            new_ids = await future
-        finally:
-            self.waiting -= 1
+        new_ids = await future
         return [m for m in messages if m.id in new_ids]
 
     async def aclose(self) -> None:

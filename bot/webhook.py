@@ -67,7 +67,12 @@ class Receiver:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope["headers"])  # ASGI header names are lower case
-        status, payload = await _handle(scope["app"].state.deps, headers, receive)
+        deps: Deps = scope["app"].state.deps
+        deps.acks_in_flight += 1
+        try:
+            status, payload = await _handle(deps, headers, receive)
+        finally:
+            deps.acks_in_flight -= 1
         length = str(len(payload)).encode()
         await send(
             {

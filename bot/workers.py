@@ -38,7 +38,7 @@ SELECT customer FROM (
 ) AS waiting
 GROUP BY customer ORDER BY min(first) LIMIT $1
 """
-# Webhook requests waiting for their inbox insert above which workers let the acks go first.
+# Webhook requests in flight above which the workers let the acks go first.
 _ACK_BURST = 32
 _YIELD_STEP_S = 0.01
 _TRY_LOCK = "SELECT pg_try_advisory_lock(hashtextextended($1, 7301442))"
