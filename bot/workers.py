@@ -187,6 +187,7 @@ class InboxWorkers:
             for message in batch:
                 if self._stopping:
                     return  # the rest stays pending for the next run or another instance
+                await self._yield_to_acks()
                 if not await self._process(conn, message):
                     return  # failed attempt: retried at the next poll, order kept
             if len(batch) == BATCH:
