@@ -110,6 +110,8 @@ def _variant(
         wait_ready(kind, processes, bot_port, database)
         roots = {"server": bot_process.pid, "sink": sink_process.pid}
         meter = CpuMeter(roots, database if kind == "ours" else None)
+        if processes == 1:
+            results["solo"] = _solo(bot_port, sink_port, common)
         for load, offset in (("closed", 0), ("open", 1)):
             load_average = os.getloadavg()[0]
             first = offset * customers * 10  # new customers: the closed loop left sessions mid-way
@@ -135,6 +137,16 @@ def _variant(
             results[load] = {**figures, "load_average_before": load_average,
                              "pg_connections": held, "inbox_not_done": left}  # fmt: skip
     return results
+
+
+def _solo(bot_port: int, sink_port: int, common: dict[str, Any]) -> dict[str, Any]:
+    """One customer alone walks the whole purchase, each message sent once the previous one
+    was answered: how long the full conversation takes, unloaded."""
+    solo = {**common, "warmup_s": 0.5}
+    coro = closed_loop(bot_port, sink_port, customers=1, first=10**8, measure_s=4.0, **solo)
+    figures = summarize(_loop_run(coro), asyncio.run(sink_record(sink_port, clear=True)))
+    per_message_s = 1 / max(figures["msgs_per_s"], 1e-9)
+    return {**figures, "conversation_ms": 1000 * per_message_s * len(common["script"])}
 
 
 def run(
@@ -204,6 +216,13 @@ def rows(figures: dict[str, Any]) -> list[Row]:
                 f"≤ {1000 * figures['cpus'] / 500:.0f} ms (500 msg/s on {figures['cpus']} cores)",
                 higher_is_better=False),
         ]  # fmt: skip
+
+    if "solo" in figures.get("ours_1", {}) and "solo" in figures.get("relay_1", {}):
+        steps = len(figures["script"])
+        found.append(Row(f"full purchase conversation, one customer alone ({steps} messages)", "ms",
+                         figures["ours_1"]["solo"]["conversation_ms"],
+                         figures["relay_1"]["solo"]["conversation_ms"], reference, "",
+                         higher_is_better=False))  # fmt: skip
 
     def once(kind: str) -> float:
         runs = [figures[f"{kind}_{n}"][load] for n in counts for load in ("closed", "open")]
