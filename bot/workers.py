@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -172,7 +173,9 @@ class InboxWorkers:
         ``max_yield_s`` (a second) per message, so processing goes on under a burst that does
         not end."""
         waited = 0.0
-        while self._acks_waiting() > _ACK_BURST and waited < self._max_yield_s:
+        # Spread: workers that began waiting together must not all resume in the same instant.
+        limit = self._max_yield_s * random.uniform(0.5, 1.0)
+        while self._acks_waiting() > _ACK_BURST and waited < limit:
             await asyncio.sleep(_YIELD_STEP_S)
             waited += _YIELD_STEP_S
 
