@@ -41,7 +41,7 @@ GROUP BY customer ORDER BY min(first) LIMIT $1
 """
 # Webhook requests in flight above which the workers let the acks go first.
 _ACK_BURST = 32
-_YIELD_STEP_S = 0.01
+_YIELD_STEP_S = 0.05
 _TRY_LOCK = "SELECT pg_try_advisory_lock(hashtextextended($1, 7301442))"
 _UNLOCK = "SELECT pg_advisory_unlock(hashtextextended($1, 7301442))"
 
