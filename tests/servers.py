@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +24,8 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from bot.botlink import DEV_ENV
+from bot.whatsapp.graph import GraphClient
+from bot.whatsapp.sink import GraphSink, create_sink_app
 
 __all__ = [
     "BotProcess",
@@ -117,6 +119,29 @@ async def bot_process(env: Mapping[str, str]) -> AsyncIterator[BotProcess]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+async def _no_sleep(seconds: float) -> None:
+    pass
+
+
+@asynccontextmanager
+async def graph_on_sink(
+    sink: GraphSink, sleep: Callable[[float], Awaitable[None]] = _no_sleep
+) -> AsyncIterator[GraphClient]:
+    """A GraphClient talking to the local sink in process; retries without waiting."""
+    client = GraphClient(
+        "http://graph.test/v23.0",
+        "106540352242922",
+        "token",
+        transport=httpx.ASGITransport(app=create_sink_app(sink)),
+        max_attempts=3,
+        sleep=sleep,
+    )
+    try:
+        yield client
+    finally:
+        await client.aclose()
 
 
 class PrivateRedis:

@@ -6,14 +6,14 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import asyncpg
-import httpx
 import pytest
 
 from bot.outbound import OutboundLog
 from bot.outbox import Outbox
 from bot.whatsapp.events import ErrorInfo, StatusUpdate
 from bot.whatsapp.graph import GraphClient, SendResult
-from bot.whatsapp.sink import GraphSink, create_sink_app
+from bot.whatsapp.sink import GraphSink
+from tests.servers import graph_on_sink
 
 CUSTOMER = "5491122334455"
 TEXT = {"messaging_product": "whatsapp", "to": CUSTOMER, "type": "text", "text": {"body": "Hola"}}
@@ -25,10 +25,6 @@ GRACE_S = 20.0
 def with_key(body: dict[str, object], key: str) -> dict[str, object]:
     """A message as sent: with its row's key for the status webhooks to echo."""
     return {**body, "biz_opaque_callback_data": key}
-
-
-async def _no_sleep(seconds: float) -> None:
-    pass
 
 
 @pytest.fixture
@@ -43,16 +39,8 @@ def log(pg_pool: asyncpg.Pool) -> OutboundLog:
 
 @pytest.fixture
 async def graph(sink: GraphSink) -> AsyncIterator[GraphClient]:
-    client = GraphClient(
-        "http://graph.test/v23.0",
-        "106540352242922",
-        "token",
-        transport=httpx.ASGITransport(app=create_sink_app(sink)),
-        max_attempts=3,
-        sleep=_no_sleep,
-    )
-    yield client
-    await client.aclose()
+    async with graph_on_sink(sink) as client:
+        yield client
 
 
 async def store(

@@ -7,8 +7,6 @@ terminated at the moment the Graph sink accepts a message, exactly when the bot 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,8 +22,8 @@ from bot.outbox import Outbox
 from bot.settings import Settings
 from bot.simulator import SimCustomer
 from bot.whatsapp.events import StatusUpdate
-from bot.whatsapp.graph import GraphClient
 from bot.whatsapp.sink import GraphSink, create_sink_app
+from tests.servers import graph_on_sink
 
 CUSTOMER = "5491122334455"
 FIRST = {"messaging_product": "whatsapp", "to": CUSTOMER, "type": "text", "text": {"body": "1"}}
@@ -87,28 +85,6 @@ class OutageSink(GraphSink):
         return status, answer
 
 
-async def _no_sleep(seconds: float) -> None:
-    pass
-
-
-@contextlib.asynccontextmanager
-async def graph_for(
-    sink: GraphSink, sleep: Callable[[float], Awaitable[None]] = _no_sleep
-) -> AsyncIterator[GraphClient]:
-    client = GraphClient(
-        "http://graph.test/v23.0",
-        "106540352242922",
-        "token",
-        transport=httpx.ASGITransport(app=create_sink_app(sink)),
-        max_attempts=3,
-        sleep=sleep,
-    )
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
 async def store(pool: asyncpg.Pool, *bodies: dict[str, Any]) -> None:
     async with pool.acquire() as conn, conn.transaction():
         await OutboundLog(pool).enqueue(conn, CUSTOMER, "k", bodies)
@@ -145,7 +121,7 @@ async def test_reply_accepted_while_postgres_is_down_is_never_sent_again(
     outage = DatabaseOutage(database_url)
     sink = OutageSink(outage)
     log = OutboundLog(pg_pool)
-    async with graph_for(sink) as graph:
+    async with graph_on_sink(sink) as graph:
         # The background retry is far off: the next flush must use the held answer itself.
         outbox = Outbox(graph, log, grace_s=20, retry_s=60)
         await store(pg_pool, FIRST, SECOND)
@@ -166,7 +142,7 @@ async def test_held_answers_are_recorded_as_soon_as_postgres_is_back(
 ) -> None:
     outage = DatabaseOutage(database_url)
     sink = OutageSink(outage)
-    async with graph_for(sink) as graph:
+    async with graph_on_sink(sink) as graph:
         outbox = Outbox(graph, OutboundLog(pg_pool), grace_s=20, retry_s=0.05)
         await store(pg_pool, FIRST, SECOND)
         with pytest.raises(STORAGE_FAILURES):
@@ -188,7 +164,7 @@ async def test_a_reply_being_sent_here_is_not_sent_by_another_flush(
     # A worker whose connection died keeps its Graph call going while another worker of this
     # process takes the customer. No grace period: only this process's own record stops it.
     sink = GraphSink(latency_s=0.5)
-    async with graph_for(sink) as graph:
+    async with graph_on_sink(sink) as graph:
         outbox = Outbox(graph, OutboundLog(pg_pool), grace_s=0)
         await store(pg_pool, FIRST)
         first = asyncio.create_task(flush(pg_pool, outbox))
@@ -245,7 +221,7 @@ async def _as_if_a_dead_process_was_sending(pool: asyncpg.Pool, seconds_ago: flo
 async def test_an_unsettled_send_waits_for_its_status_webhook(pg_pool: asyncpg.Pool) -> None:
     sink = GraphSink()
     log = OutboundLog(pg_pool)
-    async with graph_for(sink) as graph:
+    async with graph_on_sink(sink) as graph:
         outbox = Outbox(graph, log, grace_s=20)
         await store(pg_pool, FIRST, SECOND)
         await _as_if_a_dead_process_was_sending(pg_pool, 1)
@@ -263,7 +239,7 @@ async def test_an_unsettled_send_goes_out_again_after_the_grace_period(
     pg_pool: asyncpg.Pool,
 ) -> None:
     sink = GraphSink()
-    async with graph_for(sink) as graph:
+    async with graph_on_sink(sink) as graph:
         outbox = Outbox(graph, OutboundLog(pg_pool), grace_s=20)
         await store(pg_pool, FIRST, SECOND)
         await _as_if_a_dead_process_was_sending(pg_pool, 21)
@@ -285,7 +261,7 @@ async def test_a_status_arriving_between_attempts_stops_the_retries(
 
     sink = GraphSink()
     sink.fail_next(1, http_status=500, code=131000, title="Something went wrong")
-    async with graph_for(sink, sleep=status_arrives) as graph:
+    async with graph_on_sink(sink, sleep=status_arrives) as graph:
         outbox = Outbox(graph, log, grace_s=20)
         await store(pg_pool, FIRST, SECOND)
         assert await flush(pg_pool, outbox)
