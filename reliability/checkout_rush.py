@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 
+from bot.botlink import Notification
 from bot.commerce.catalog_import import import_csv
 from bot.replay import Conversation, Step, replay
 from bot.simulator import SimCustomer
@@ -86,6 +87,11 @@ class ShopperLink:
         msg = message(body)
         self._wamid = msg.wamid
         return 200 if await self._load.deliver(msg) else 503
+
+    async def post_notification(self, notification: Notification) -> int:
+        # The rush pays cash on delivery: its script has no `pay` step, which replay() checks
+        # before the first step, so this is never reached.
+        raise TypeError("the checkout rush replays no payment notifications")
 
     async def replies(self) -> list[Body]:
         """What the bot answered to the last post, once all of it reached the sink."""

@@ -25,7 +25,8 @@ import asyncpg
 import httpx
 
 from bot.botlink import DEV_ENV
-from bot.devservices import _start_postgres, _terminate, answers_postgres
+from bot.daemons import start_postgres, terminate
+from bot.devservices import answers_postgres
 from bot.migrate import migrate
 from tests.servers import free_port
 
@@ -91,7 +92,7 @@ async def scenario_database(label: str, admin_dsn: str = ADMIN_DSN) -> AsyncIter
 class PrivatePostgres:
     """pgserver's PostgreSQL in a temporary folder, on its own port, which we may stop and start.
 
-    Started with ``bot.devservices``' helpers, as ``make run`` starts its embedded server (under
+    Started with ``bot.daemons``' helpers, as ``make run`` starts its embedded server (under
     the ``pgserver`` account when we are root); the system PostgreSQL is never touched.
     """
 
@@ -103,12 +104,13 @@ class PrivatePostgres:
 
     def start(self) -> None:
         """Start the server (initialised on first use); returns once it accepts connections."""
-        self._pid = _start_postgres(self._folder, self.port)
+        # pg_ctl -w has waited for connections; callers check the database themselves.
+        self._pid = start_postgres(self._folder, self.port, lambda: True)
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT to the postmaster): every client is disconnected at once."""
         if self._pid:
-            _terminate(self._pid, "postgres", signal.SIGINT)
+            terminate(self._pid, "postgres", signal.SIGINT)
             self._pid = 0
 
     def remove(self) -> None:
