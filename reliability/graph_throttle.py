@@ -11,7 +11,9 @@ from dataclasses import dataclass
 import httpx
 
 from reliability.harness import (
+    SHORT_OUTAGE,
     TARGET_RECOVERY_S,
+    OutageSize,
     Result,
     Stack,
     chatter,
@@ -23,17 +25,8 @@ from reliability.harness import (
 __all__ = ["run"]
 
 
-@dataclass(frozen=True, slots=True)
-class Size:
-    throttled_s: float
-    rate: float = 20
-    lead_s: float = 4
-    tail_s: float = 10
-    settle_s: float = 300
-
-
-FULL = Size(throttled_s=30)
-SHORT = Size(throttled_s=5, rate=10, lead_s=3, tail_s=4, settle_s=90)
+FULL = OutageSize(outage_s=30)
+SHORT = OutageSize(outage_s=5, **SHORT_OUTAGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +50,10 @@ def _throttle(s: Stack, seconds: float) -> Callable[[], Awaitable[Throttle]]:
 async def run(short: bool = False) -> Result:
     size = SHORT if short else FULL
     started = time.monotonic()
-    plan = chatter(
-        customers_for(size.rate, size.lead_s + size.throttled_s + size.tail_s), 5_000_000
-    )
+    plan = chatter(customers_for(size.rate, size.chat_s), 5_000_000)
     async with stack("graph") as s:
         load, throttle = await disturbed(
-            s, plan, rate=size.rate, lead_s=size.lead_s, disturb=_throttle(s, size.throttled_s)
+            s, plan, rate=size.rate, lead_s=size.lead_s, disturb=_throttle(s, size.outage_s)
         )
         outcome, drained_at = await s.finish(load, size.settle_s)
         sending_at = await s.first_sent_after(throttle.ended_at, timeout_s=0)
@@ -74,7 +65,7 @@ async def run(short: bool = False) -> Result:
     backlog = [w for w, at in load.acked_at.items() if at < throttle.ended_at]
     late = [outcome.reply_at[w] for w in backlog if outcome.reply_at.get(w, 0) > throttle.ended_at]
     return Result(
-        f"6 Graph API 429 for {size.throttled_s:.0f} s",
+        f"6 Graph API 429 for {size.outage_s:.0f} s",
         outcome,
         time.monotonic() - started,
         recovery,

@@ -42,6 +42,7 @@ from tests.servers import PrivateRedis, serve_app
 __all__ = [
     "MESSAGES_PER_CUSTOMER",
     "TARGET_RECOVERY_S",
+    "OutageSize",
     "Result",
     "Stack",
     "chatter",
@@ -63,6 +64,25 @@ MESSAGES_PER_CUSTOMER = 4
 _EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Disconnect)\b")
 Prepare = Callable[[asyncpg.Pool], Awaitable[None]]
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class OutageSize:
+    """A dependency out for ``outage_s`` while customers chat at ``rate`` messages/s, starting
+    ``lead_s`` before the outage and going on ``tail_s`` after it; ``settle_s`` bounds the drain."""
+
+    outage_s: float
+    rate: float = 20
+    lead_s: float = 4
+    tail_s: float = 10
+    settle_s: float = 300
+
+    @property
+    def chat_s(self) -> float:
+        return self.lead_s + self.outage_s + self.tail_s
+
+
+SHORT_OUTAGE = {"rate": 10, "lead_s": 3, "tail_s": 4, "settle_s": 90}
 
 
 @dataclass(frozen=True, slots=True)

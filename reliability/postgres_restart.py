@@ -9,7 +9,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from reliability.harness import (
+    SHORT_OUTAGE,
     TARGET_RECOVERY_S,
+    OutageSize,
     Result,
     chatter,
     customers_for,
@@ -22,17 +24,8 @@ from reliability.services import PrivatePostgres
 __all__ = ["run"]
 
 
-@dataclass(frozen=True, slots=True)
-class Size:
-    down_s: float
-    rate: float = 20
-    lead_s: float = 4
-    tail_s: float = 10
-    settle_s: float = 300
-
-
-FULL = Size(down_s=15)
-SHORT = Size(down_s=3, rate=10, lead_s=3, tail_s=4, settle_s=90)
+FULL = OutageSize(outage_s=15)
+SHORT = OutageSize(outage_s=3, **SHORT_OUTAGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +45,12 @@ def _restart(pg: PrivatePostgres, down_s: float) -> Callable[[], Awaitable[Resta
     return run
 
 
-async def _scenario(pg: PrivatePostgres, size: Size) -> Result:
+async def _scenario(pg: PrivatePostgres, size: OutageSize) -> Result:
     started = time.monotonic()
-    plan = chatter(customers_for(size.rate, size.lead_s + size.down_s + size.tail_s), 4_000_000)
+    plan = chatter(customers_for(size.rate, size.chat_s), 4_000_000)
     async with stack("postgres", postgres=pg) as s:
         load, restart = await disturbed(
-            s, plan, rate=size.rate, lead_s=size.lead_s, disturb=_restart(pg, size.down_s)
+            s, plan, rate=size.rate, lead_s=size.lead_s, disturb=_restart(pg, size.outage_s)
         )
         outcome, _ = await s.finish(load, size.settle_s)
         replying_at = await s.first_sent_after(restart.back_at, timeout_s=0)
@@ -75,7 +68,7 @@ async def _scenario(pg: PrivatePostgres, size: Size) -> Result:
         misses.append("no 503 while PostgreSQL was down")
     ack_s = f"{acking_at - restart.back_at:.1f} s" if acking_at is not None else "never"
     return Result(
-        f"4 PostgreSQL restart ({size.down_s:.0f} s down)",
+        f"4 PostgreSQL restart ({size.outage_s:.0f} s down)",
         outcome,
         time.monotonic() - started,
         recovery,

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import httpx
 
 from reliability.harness import (
+    SHORT_OUTAGE,
     TARGET_RECOVERY_S,
+    OutageSize,
     Result,
     Stack,
     chatter,
@@ -24,17 +26,8 @@ from reliability.harness import (
 __all__ = ["run"]
 
 
-@dataclass(frozen=True, slots=True)
-class Size:
-    down_s: float
-    rate: float = 20
-    lead_s: float = 4
-    tail_s: float = 10
-    settle_s: float = 300
-
-
-FULL = Size(down_s=30)
-SHORT = Size(down_s=5, rate=10, lead_s=3, tail_s=4, settle_s=90)
+FULL = OutageSize(outage_s=30)
+SHORT = OutageSize(outage_s=5, **SHORT_OUTAGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +65,10 @@ def _outage(s: Stack, down_s: float) -> Callable[[], Awaitable[Outage]]:
 async def run(short: bool = False) -> Result:
     size = SHORT if short else FULL
     started = time.monotonic()
-    plan = chatter(customers_for(size.rate, size.lead_s + size.down_s + size.tail_s), 3_000_000)
+    plan = chatter(customers_for(size.rate, size.chat_s), 3_000_000)
     async with stack("redis") as s:
         load, outage = await disturbed(
-            s, plan, rate=size.rate, lead_s=size.lead_s, disturb=_outage(s, size.down_s)
+            s, plan, rate=size.rate, lead_s=size.lead_s, disturb=_outage(s, size.outage_s)
         )
         outcome, _ = await s.finish(load, size.settle_s)
     recovery = (
@@ -88,7 +81,7 @@ async def run(short: bool = False) -> Result:
         misses.append("outage never showed in /health/storage")
     during = [w for w, at in load.first_post.items() if outage.stopped_at <= at < outage.started_at]
     return Result(
-        f"3 Redis down {size.down_s:.0f} s",
+        f"3 Redis down {size.outage_s:.0f} s",
         outcome,
         time.monotonic() - started,
         recovery,
