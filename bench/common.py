@@ -13,17 +13,21 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 
+from bot.commerce.catalog_import import import_csv
+from bot.config import set_value
 from bot.migrate import migrate
 
 __all__ = [
     "ADMIN_DSN",
     "REDIS_URL",
     "Row",
+    "demo_shop",
     "free_port",
     "fresh_database",
     "percentile",
@@ -173,3 +177,20 @@ def require_wrk() -> str:
     if not found:
         raise RuntimeError("the webhook benchmark needs wrk (apt-get install wrk)")
     return found
+
+
+DEMO_CATALOG = Path(__file__).resolve().parents[1] / "data" / "catalog_demo.csv"
+
+
+async def demo_shop(dsn: str, *, stock: int | None = None) -> None:
+    """The demo catalogue (optionally every product in stock with ``stock`` units), keyword
+    intents and no rate limiting: simulated customers type faster than any tier allows."""
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+    try:
+        await import_csv(pool, DEMO_CATALOG)
+        if stock is not None:
+            await pool.execute("UPDATE products SET stock = $1 WHERE stock > 0", stock)
+        await set_value(pool, "use_ai_providers", False, by="bench")
+        await set_value(pool, "rate_limiting_enabled", False, by="bench")
+    finally:
+        await pool.close()

@@ -4,31 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 import asyncpg
 import httpx
 
-from bench.common import ADMIN_DSN
-from bot.commerce.catalog_import import import_csv
-from bot.config import set_value
+from bench.common import ADMIN_DSN, demo_shop
 
 __all__ = ["connections", "inbox_left", "prepare", "server_args", "statements", "wait_ready"]
 
-CATALOG = Path(__file__).resolve().parents[1] / "data" / "catalog_demo.csv"
 UVICORN = ["--host", "127.0.0.1", "--log-level", "warning", "--no-access-log"]
 
 
 async def prepare(dsn: str) -> None:
-    """The demo catalogue with stock enough for every checkout; keyword intents, no limiter."""
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
-    try:
-        await import_csv(pool, CATALOG)
-        await pool.execute("UPDATE products SET stock = 1000000 WHERE stock > 0")
-        await set_value(pool, "use_ai_providers", False, by="bench")
-        await set_value(pool, "rate_limiting_enabled", False, by="bench")
-    finally:
-        await pool.close()
+    """The demo shop with stock enough for every checkout."""
+    await demo_shop(dsn, stock=1_000_000)
 
 
 async def inbox_left(dsn: str) -> dict[str, int]:

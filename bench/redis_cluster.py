@@ -19,21 +19,16 @@ import argparse
 import asyncio
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import asyncpg
 from redis.asyncio import RedisCluster
 
-from bench.common import REDIS_URL, Row, fresh_database, print_table
+from bench.common import REDIS_URL, Row, demo_shop, fresh_database, print_table
 from bot.botlink import InProcessLink, dev_settings, in_process_bot, signed
-from bot.commerce.catalog_import import import_csv
-from bot.config import set_value
 from bot.redis_client import create_redis
 from bot.simulator import SimCustomer
 from tests.servers import RedisCluster3
 
-CATALOG = Path(__file__).resolve().parents[1] / "data" / "catalog_demo.csv"
 DATABASE = "wbot_bench_cluster"
 TEXTS = ("hola", "ver categorías", "ayuda", "busco café", "ver carrito")
 
@@ -67,13 +62,7 @@ async def _flush(url: str) -> None:
 
 
 async def _run(dsn: str, cluster_url: str, customers: int, messages: int, rounds: int) -> Any:
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
-    try:
-        await import_csv(pool, CATALOG)
-        await set_value(pool, "rate_limiting_enabled", False, by="bench")
-        await set_value(pool, "use_ai_providers", False, by="bench")
-    finally:
-        await pool.close()
+    await demo_shop(dsn)
     urls = {"standalone": REDIS_URL, "cluster": cluster_url}
     seconds: dict[str, list[float]] = {mode: [] for mode in urls}
     # Each mode its own customers, reused every round: from the second round on, sessions hit.

@@ -30,16 +30,14 @@ from typing import Any
 import asyncpg
 import redis.asyncio as aioredis
 
-from bench.common import REDIS_URL, Row, fresh_database, percentile, print_table
+from bench.common import REDIS_URL, Row, demo_shop, fresh_database, percentile, print_table
 from bot.botlink import dev_settings, in_process_bot
-from bot.commerce.catalog_import import import_csv
-from bot.config import LiveConfig, set_value
+from bot.config import LiveConfig
 from bot.replay import ReplayMismatch, load_conversation, replay
 from bot.sessions import CartLine, SessionStore
 
 ROOT = Path(__file__).resolve().parents[1]
 CONVERSATIONS = ROOT / "tests" / "conversations"
-CATALOG = ROOT / "data" / "catalog_demo.csv"
 DATABASE = "wbot_bench_sessions"
 CHARTER_HIT_RATE = 0.80
 TARGET_HIT_RATE = 0.95
@@ -124,14 +122,7 @@ async def _timing(dsn: str, redis: aioredis.Redis, customers: int, rounds: int) 
 
 
 async def _hit_rate(dsn: str) -> dict[str, Any]:
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
-    try:
-        await import_csv(pool, CATALOG)
-        # Scripted customers type faster than the default tier allows; no AI keys here anyway.
-        await set_value(pool, "rate_limiting_enabled", False, by="bench")
-        await set_value(pool, "use_ai_providers", False, by="bench")
-    finally:
-        await pool.close()
+    await demo_shop(dsn)
     settings = dev_settings(
         DATABASE_URL=dsn, REDIS_URL=REDIS_URL, BOT_WORKERS="4", BOT_INBOX_POLL_MS="100",
         BOT_RECORD_FILE="",
