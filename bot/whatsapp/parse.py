@@ -174,16 +174,21 @@ def _envelope(value: JsonObject, contact: JsonObject | None, message: JsonObject
     return envelope
 
 
-def _sender(message: JsonObject, value: JsonObject, where: str) -> tuple[str, JsonObject] | Ignored:
-    """The message id and the sender's contacts[] entry ({} if none), or why it is ignored."""
+# A message's id, its sender (wa_id, else business-scoped user id) and that sender's contacts[].
+_Sender = tuple[str, str, JsonObject]
+
+
+def _sender(message: JsonObject, value: JsonObject, where: str) -> _Sender | Ignored:
+    """The message id, its sender and their contacts[] entry ({} if none), or why it is ignored."""
     wamid = id_at(message, "id")
     if not wamid:
         return Ignored(reason=f"{where}: message without an id", field=_MESSAGES_FIELD)
     contact = _sender_contact(value, message) or {}
-    if not (_wa_id(message, contact) or _user_id(message, contact)):
+    customer = _wa_id(message, contact) or _user_id(message, contact)
+    if customer is None:
         reason = f"{where}: message {_short(wamid)} has no sender (no from, wa_id or user_id)"
         return Ignored(reason=reason, field=_MESSAGES_FIELD)
-    return wamid, contact
+    return wamid, customer, contact
 
 
 def _wa_id(message: JsonObject, contact: JsonObject) -> str | None:
@@ -201,32 +206,43 @@ def _stored(
     found = _sender(message, value, where)
     if isinstance(found, Ignored):
         return found
-    wamid, contact = found
+    envelope = _envelope(value, found[2] or None, message)
+    return _keep(message, phone_number_id, where, found, envelope)
+
+
+def _keep(
+    message: JsonObject, phone_number_id: str, where: str, sender: _Sender, envelope: JsonObject
+) -> StoredMessage | Ignored:
+    wamid, customer, _ = sender
     try:
         # orjson writes 254 levels (and reads 1024): what is stored can always be read back.
-        envelope = orjson.dumps(_envelope(value, contact or None, message))
+        serialised = orjson.dumps(envelope)
     except orjson.JSONEncodeError as exc:
         reason = f"{where}: message {_short(wamid)} cannot be stored ({exc})"
         return Ignored(reason=reason, field=_MESSAGES_FIELD)
     return StoredMessage(
         id=wamid,
-        customer=_wa_id(message, contact) or _user_id(message, contact) or "",
+        customer=customer,
         phone_number_id=phone_number_id,
         type=str_at(message, "type") or "unknown",
         timestamp=timestamp_at(message, "timestamp"),
         # jsonb cannot hold U+0000: stored as U+FFFD, as str_at reads every string field.
-        envelope_json=envelope.replace(b"\\u0000", b"\\ufffd"),
+        envelope_json=serialised.replace(b"\\u0000", b"\\ufffd"),
     )
 
 
 def _message(
     message: JsonObject, value: JsonObject, phone_number_id: str, where: str
 ) -> InboundMessage | Ignored:
-    # Through _stored: a message the inbox could not store is ignored here too, for the same reason.
-    stored = _stored(message, value, phone_number_id, where)
+    found = _sender(message, value, where)
+    if isinstance(found, Ignored):
+        return found
+    contact = found[2]
+    envelope = _envelope(value, contact or None, message)
+    # A message the inbox could not store is ignored here too, for the same reason.
+    stored = _keep(message, phone_number_id, where, found, envelope)
     if isinstance(stored, Ignored):
         return stored
-    contact = _sender_contact(value, message) or {}
     content = content_of(message)
     return InboundMessage(
         id=stored.id,
@@ -250,7 +266,7 @@ def _message(
         original_message_id=content.original_message_id,
         errors=errors_of(message),
         unsupported_reason=content.unsupported_reason,
-        envelope=_envelope(value, contact or None, message),
+        envelope=envelope,
     )
 
 
