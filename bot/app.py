@@ -52,6 +52,7 @@ async def running(
         concurrency=settings.workers,
         poll_interval_s=settings.inbox_poll_ms / 1000,
         acks_waiting=lambda: deps.acks_in_flight,
+        send_grace_s=settings.send_grace_s,
     )
     if settings.allow_unsigned_webhooks:
         log.warning(

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import asyncpg
 import orjson
 
+from bot.outbound import PendingReply, unsettled
 from bot.whatsapp.events import StoredMessage
 
 __all__ = [
@@ -24,7 +25,8 @@ __all__ = [
     "STORAGE_DOWN",
     "InboxWriter",
     "PendingMessage",
-    "fetch_pending",
+    "Turn",
+    "begin_turn",
     "mark_done",
     "mark_failed_attempt",
 ]
@@ -52,12 +54,9 @@ ON CONFLICT (wamid) DO NOTHING
 RETURNING wamid
 """
 
-_FETCH_PENDING = """
-SELECT id, wamid, envelope, attempts FROM inbound_messages
-WHERE customer = $1 AND state = 'pending'
-ORDER BY id
-LIMIT $2
-"""
+# The customer's lock, unsettled replies and pending messages in one round trip
+# (sql/migrations/0010_turn_round_trips.sql).
+_BEGIN_TURN = "SELECT locked, replies, messages FROM begin_turn($1, $2, $3)"
 
 # Defined in sql/migrations/0008_finish_message.sql (processing commits it with the rest).
 _MARK_DONE = "SELECT mark_inbound_done($1, $2)"
@@ -157,14 +156,28 @@ class InboxWriter:
 BATCH = 20
 
 
-async def fetch_pending(
-    conn: asyncpg.Connection, customer: str, limit: int = BATCH
-) -> list[PendingMessage]:
-    rows = await conn.fetch(_FETCH_PENDING, customer, limit)
-    return [
-        PendingMessage(r["id"], r["wamid"], orjson.loads(r["envelope"]), r["attempts"])
-        for r in rows
-    ]
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """What waits for a customer whose lock a worker has just taken."""
+
+    replies: list[PendingReply]  # committed earlier, not yet out (crash, Graph outage): first
+    messages: list[PendingMessage]  # oldest first, at most BATCH
+
+
+async def begin_turn(
+    conn: asyncpg.Connection, customer: str, *, grace_s: float, limit: int = BATCH
+) -> Turn | None:
+    """Take the customer's session lock on ``conn``; None if another worker holds it."""
+    row = await conn.fetchrow(_BEGIN_TURN, customer, grace_s, limit)
+    if not row["locked"]:
+        return None
+    return Turn(
+        unsettled(row["replies"]),
+        [
+            PendingMessage(m["id"], m["wamid"], m["envelope"], m["attempts"])
+            for m in orjson.loads(row["messages"])
+        ],
+    )
 
 
 async def mark_done(conn: asyncpg.Connection, message_id: int, *, rate_limited: bool) -> None:

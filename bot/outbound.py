@@ -13,7 +13,7 @@ import orjson
 from bot.whatsapp.events import StatusUpdate
 from bot.whatsapp.graph import SendResult, retryable
 
-__all__ = ["OutboundLog", "PendingReply"]
+__all__ = ["OutboundLog", "PendingReply", "reply_columns", "unsettled"]
 
 Body = dict[str, Any]
 
@@ -22,32 +22,13 @@ Body = dict[str, Any]
 # Defined in sql/migrations/0008_finish_message.sql (processing enqueues with the rest).
 _ENQUEUE = "SELECT enqueue_replies($1, $2, $3, $4)"
 
-# A `sending` row whose last attempt is recent may have been accepted by Meta just before its
-# sender died: it waits for a status webhook to settle it instead of going out again.
-_PENDING = """
-SELECT id, idempotency_key, kind, body, status = 'sending' AS sending,
-       status = 'sending' AND sending_at > now() - make_interval(secs => $2) AS awaiting_status
-FROM outbound_messages
-WHERE customer = $1 AND status IN ('pending', 'sending')
-ORDER BY id
-"""
-
-# Before each Graph API attempt; a row a status webhook settled meanwhile is left alone.
-_MARK_SENDING = """
-UPDATE outbound_messages SET status = 'sending', sending_at = now(), updated_at = now()
-WHERE id = $1 AND status IN ('pending', 'sending')
-"""
-
-# A status webhook may have settled the row as accepted already (the webhook can beat the send
-# call's answer): Meta has the message then, so no answer of ours moves it away from accepted.
-_RECORD = """
-UPDATE outbound_messages AS o
-SET status = r.status, wamid = r.wamid, http_status = r.http_status, error_code = r.error_code,
-    error_title = r.error_title, attempts = o.attempts + r.attempts, updated_at = now()
-FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::int[], $6::text[], $7::int[])
-     AS r(id, status, wamid, http_status, error_code, error_title, attempts)
-WHERE o.id = r.id AND (o.status <> 'accepted' OR r.status = 'accepted')
-"""
+# Defined in sql/migrations/0010_turn_round_trips.sql, where begin_turn and finish_message
+# return the same list.
+_PENDING = "SELECT unsettled_replies($1, $2)"
+# Before each Graph API attempt, recording the answers given so far in the same statement; a
+# row a status webhook settled meanwhile is left alone (false).
+_MARK_SENDING = "SELECT mark_sending($1, $2, $3, $4, $5, $6, $7, $8)"
+_RECORD = "SELECT record_replies($1, $2, $3, $4, $5, $6, $7)"
 
 # One row per wamid from the batch (a webhook often carries sent and delivered together, and
 # ON CONFLICT may touch a row only once per statement); a status only ever replaces a lower rank,
@@ -121,6 +102,28 @@ def reply_columns(
     )
 
 
+def unsettled(replies: str) -> list[PendingReply]:
+    """PendingReply rows from unsettled_replies() JSON (sql/migrations/0010_turn_round_trips.sql)."""
+    return [
+        PendingReply(r["id"], r["key"], r["kind"], r["body"], r["sending"], r["awaiting_status"])
+        for r in orjson.loads(replies)
+    ]
+
+
+def _outcome_columns(outcomes: Sequence[tuple[int, SendResult]]) -> tuple[list[Any], ...]:
+    """Graph API answers as the columns record_replies() takes."""
+    results = [result for _, result in outcomes]
+    return (
+        [row_id for row_id, _ in outcomes],
+        [_status(r) for r in results],
+        [r.wamid for r in results],
+        [r.http_status for r in results],
+        [r.error_code for r in results],
+        [r.error_title for r in results],
+        [r.attempts for r in results],
+    )
+
+
 class OutboundLog:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -140,39 +143,21 @@ class OutboundLog:
         self, conn: asyncpg.Connection, customer: str, grace_s: float
     ) -> list[PendingReply]:
         """The customer's unsent (or unsettled) replies, oldest first."""
-        rows = await conn.fetch(_PENDING, customer, grace_s)
-        return [
-            PendingReply(
-                r["id"],
-                r["idempotency_key"],
-                r["kind"],
-                orjson.loads(r["body"]),
-                r["sending"],
-                r["awaiting_status"],
-            )
-            for r in rows
-        ]
+        return unsettled(await conn.fetchval(_PENDING, customer, grace_s))
 
-    async def mark_sending(self, row_id: int) -> bool:
-        """Note an attempt about to start; False if a status webhook settled the row already."""
-        return bool(await self._pool.execute(_MARK_SENDING, row_id) == "UPDATE 1")
+    async def mark_sending(
+        self, row_id: int, answered: Sequence[tuple[int, SendResult]] = ()
+    ) -> bool:
+        """Note an attempt about to start, and record ``answered`` in the same round trip;
+        False if a status webhook settled the row already."""
+        return bool(await self._pool.fetchval(_MARK_SENDING, row_id, *_outcome_columns(answered)))
 
     async def record(self, row_id: int, result: SendResult) -> None:
         await self.record_all([(row_id, result)])
 
     async def record_all(self, outcomes: Sequence[tuple[int, SendResult]]) -> None:
         """Record Graph API answers in one round trip."""
-        results = [result for _, result in outcomes]
-        await self._pool.execute(
-            _RECORD,
-            [row_id for row_id, _ in outcomes],
-            [_status(r) for r in results],
-            [r.wamid for r in results],
-            [r.http_status for r in results],
-            [r.error_code for r in results],
-            [r.error_title for r in results],
-            [r.attempts for r in results],
-        )
+        await self._pool.execute(_RECORD, *_outcome_columns(outcomes))
 
     async def apply_status(self, status: StatusUpdate) -> None:
         await self.apply_statuses((status,))

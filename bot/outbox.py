@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Sequence
 
 import asyncpg
 
@@ -49,10 +50,38 @@ class Outbox:
         self._grace_s = grace_s
         self._unrecorded = Unrecorded(outbound, retry_s=retry_s)
 
-    async def flush(self, conn: asyncpg.Connection, customer: str) -> bool:
-        """Send the customer's pending replies in order; False if one must wait for a later
-        turn. Raises if PostgreSQL fails (the worker reconnects)."""
-        for reply in await self._outbound.pending(conn, customer, self._grace_s):
+    @property
+    def grace_s(self) -> float:
+        """How long a `sending` row waits for a status webhook before it goes out again."""
+        return self._grace_s
+
+    async def flush(
+        self,
+        conn: asyncpg.Connection,
+        customer: str,
+        replies: Sequence[PendingReply] | None = None,
+    ) -> bool:
+        """Send the customer's pending replies in order (``replies``, if the caller has just
+        read them); False if one must wait for a later turn. Raises if PostgreSQL fails (the
+        worker reconnects)."""
+        if replies is None:
+            replies = await self._outbound.pending(conn, customer, self._grace_s)
+        # Mark-reads' answers are recorded with the next write (the next reply's `sending`
+        # mark or answer, else at the end): one round trip fewer per message. Should that
+        # write fail, the mark-read goes out again later, which is harmless.
+        answered: list[tuple[int, SendResult]] = []
+        done = await self._send_in_order(replies, customer, answered)
+        if answered:
+            await self._outbound.record_all(answered)
+        return done
+
+    async def _send_in_order(
+        self,
+        replies: Sequence[PendingReply],
+        customer: str,
+        answered: list[tuple[int, SendResult]],
+    ) -> bool:
+        for reply in replies:
             if self._unrecorded.busy(reply.id):
                 # Sent or recorded by another flush here, whose worker lost its connection
                 # (and the customer's lock) meanwhile.
@@ -65,10 +94,14 @@ class Outbox:
                     if self._unrecorded.full:
                         log.error("too many unrecorded send outcomes: sending paused")
                         return False
-                    result = await self._send(reply, customer)
+                    result = await self._send(reply, customer, answered)
                     if result is None:
                         continue
-                await self._unrecorded.record(reply.id, result)
+                if reply.is_marker:
+                    answered.append((reply.id, result))
+                else:
+                    await self._unrecorded.record(reply.id, result, answered)
+                    answered.clear()
             if retryable(result):
                 # Keep order: later replies wait behind this one until the Graph API recovers.
                 log.warning(
@@ -78,7 +111,9 @@ class Outbox:
                 return False
         return True
 
-    async def _send(self, reply: PendingReply, customer: str) -> SendResult | None:
+    async def _send(
+        self, reply: PendingReply, customer: str, answered: list[tuple[int, SendResult]]
+    ) -> SendResult | None:
         """The Graph API's answer; None if a status webhook settled the row meanwhile."""
         if reply.is_marker:
             # Nothing echoes a mark-read, and repeating one after a crash is harmless.
@@ -92,12 +127,16 @@ class Outbox:
             )
         body = {**reply.body, "biz_opaque_callback_data": reply.key}
         try:
-            return await self._graph.send(body, functools.partial(self._mark_sending, reply.id))
+            return await self._graph.send(
+                body, functools.partial(self._mark_sending, reply.id, answered)
+            )
         except _Settled:
             return None
 
-    async def _mark_sending(self, row_id: int) -> None:
-        if not await self._outbound.mark_sending(row_id):
+    async def _mark_sending(self, row_id: int, answered: list[tuple[int, SendResult]]) -> None:
+        settled = not await self._outbound.mark_sending(row_id, answered)
+        answered.clear()  # recorded with the mark
+        if settled:
             raise _Settled
 
     async def aclose(self) -> None:

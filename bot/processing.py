@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
 import asyncpg
 
@@ -11,7 +12,7 @@ from bot.deps import Deps
 from bot.inbox import STORAGE_DOWN, PendingMessage, mark_done, mark_failed_attempt
 from bot.logs import log_context, mask, note
 from bot.metrics import MESSAGES, message_type
-from bot.outbound import reply_columns
+from bot.outbound import PendingReply, reply_columns, unsettled
 from bot.pipeline.core import Context, Handler
 from bot.whatsapp import messages
 from bot.whatsapp.events import InboundMessage
@@ -21,9 +22,9 @@ __all__ = ["FINISH", "Processor"]
 
 log = logging.getLogger(__name__)
 
-# Session, replies and `done` in one statement, so one transaction and one round trip
-# (sql/migrations/0008_finish_message.sql).
-FINISH = "SELECT finish_message($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8, $9, $10)"
+# Session, replies and `done` in one statement, so one transaction and one round trip, which
+# also reads the replies to send (sql/migrations/0010_turn_round_trips.sql).
+FINISH = "SELECT finish_message($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8, $9, $10, $11)"
 _NO_SESSION = (None, None, None, None)
 
 
@@ -41,9 +42,11 @@ class Processor:
         self._deps = deps
         self._pipeline = pipeline
 
-    async def resume(self, conn: asyncpg.Connection, customer: str) -> bool:
+    async def resume(
+        self, conn: asyncpg.Connection, customer: str, replies: Sequence[PendingReply]
+    ) -> bool:
         """Send replies a previous run committed but did not get out (crash, Graph outage)."""
-        return await self._deps.outbox.flush(conn, customer)
+        return not replies or await self._deps.outbox.flush(conn, customer, replies)
 
     async def process(self, conn: asyncpg.Connection, pending: PendingMessage) -> bool:
         message = _reparse(pending.envelope)
@@ -59,6 +62,7 @@ class Processor:
     ) -> bool:
         started = time.perf_counter()
         ctx = Context(message=message, deps=self._deps)
+        outbox = self._deps.outbox
         try:
             await self._pipeline(ctx)
             if ctx.outbox:
@@ -68,9 +72,10 @@ class Processor:
                 self._deps.sessions.columns(ctx.session) if ctx.session is not None else _NO_SESSION
             )
             replies = reply_columns(message.id, ctx.outbox)
-            await conn.execute(
-                FINISH, pending.id, ctx.rate_limited, message.customer, *session, *replies
-            )
+            to_send = await conn.fetchval(
+                FINISH, pending.id, ctx.rate_limited, message.customer, *session, *replies,
+                outbox.grace_s,
+            )  # fmt: skip
             if ctx.session is not None:
                 await self._deps.sessions.cache(ctx.session)
         except STORAGE_DOWN:
@@ -91,7 +96,7 @@ class Processor:
             return False
         _record(ctx, time.perf_counter() - started)
         note(stage="send")
-        return await self._deps.outbox.flush(conn, message.customer)
+        return await outbox.flush(conn, message.customer, unsettled(to_send))
 
 
 def _record(ctx: Context, seconds: float) -> None:

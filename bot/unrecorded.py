@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from bot.outbound import OutboundLog
 from bot.whatsapp.graph import SendResult, retryable
@@ -64,11 +64,14 @@ class Unrecorded:
         """The held answer for a row the caller owns, which then records it."""
         return self._held.pop(row_id, None)
 
-    async def record(self, row_id: int, result: SendResult) -> None:
-        """Record the answer; if that fails, a final one is held and retried, and the error
-        is raised (the caller's connection is probably gone as well)."""
+    async def record(
+        self, row_id: int, result: SendResult, with_answers: Sequence[tuple[int, SendResult]] = ()
+    ) -> None:
+        """Record the answer (and ``with_answers``, mark-reads' answers that need no holding);
+        if that fails, a final one is held and retried, and the error is raised (the caller's
+        connection is probably gone as well)."""
         try:
-            await self._outbound.record(row_id, result)
+            await self._outbound.record_all([*with_answers, (row_id, result)])
         except BaseException:  # cancelled too: the answer must outlive the caller
             if not retryable(result):
                 self._hold(row_id, result)

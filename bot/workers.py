@@ -13,11 +13,12 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 
-from bot.inbox import BATCH, STORAGE_DOWN, PendingMessage, fetch_pending
+from bot.inbox import BATCH, STORAGE_DOWN, PendingMessage, begin_turn
+from bot.outbound import PendingReply
 
 __all__ = ["InboxWorkers", "ProcessFn"]
 
@@ -25,8 +26,8 @@ log = logging.getLogger(__name__)
 
 # Called with the worker's connection (which holds the customer's lock) and one message.
 ProcessFn = Callable[[asyncpg.Connection, PendingMessage], Awaitable[bool]]
-# Called when the lock is first taken, e.g. to send replies a crash left unsent.
-ResumeFn = Callable[[asyncpg.Connection, str], Awaitable[bool]]
+# Called when the lock is first taken with the replies a crash or an outage left unsent.
+ResumeFn = Callable[[asyncpg.Connection, str, Sequence[PendingReply]], Awaitable[bool]]
 
 _POLL = """
 SELECT customer FROM (
@@ -42,7 +43,7 @@ GROUP BY customer ORDER BY min(first) LIMIT $1
 # Webhook requests in flight above which the workers let the acks go first.
 _ACK_BURST = 32
 _YIELD_STEP_S = 0.05
-_TRY_LOCK = "SELECT pg_try_advisory_lock(hashtextextended($1, 7301442))"
+# The lock is taken by begin_turn() (sql/migrations/0010_turn_round_trips.sql).
 _UNLOCK = "SELECT pg_advisory_unlock(hashtextextended($1, 7301442))"
 
 
@@ -57,7 +58,9 @@ class InboxWorkers:
         poll_interval_s: float = 0.5,
         acks_waiting: Callable[[], int] = lambda: 0,
         max_yield_s: float = 1.0,
+        send_grace_s: float = 20.0,
     ) -> None:
+        self._send_grace_s = send_grace_s
         self._dsn = dsn
         self._acks_waiting = acks_waiting
         self._max_yield_s = max_yield_s
@@ -183,13 +186,14 @@ class InboxWorkers:
             waited += _YIELD_STEP_S
 
     async def _serve(self, conn: asyncpg.Connection, customer: str) -> None:
-        if not await conn.fetchval(_TRY_LOCK, customer):
+        turn = await begin_turn(conn, customer, grace_s=self._send_grace_s)
+        if turn is None:
             return  # another worker or instance has this customer; it drains the backlog
         try:
-            if not await self._resume(conn, customer):
+            if not await self._resume(conn, customer, turn.replies):
                 return  # replies still waiting on the Graph API; keep order, retry at next poll
             self._dirty.discard(customer)
-            batch = await fetch_pending(conn, customer)
+            batch = turn.messages
             for message in batch:
                 if self._stopping:
                     return  # the rest stays pending for the next run or another instance

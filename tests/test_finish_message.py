@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
+from bot.outbound import unsettled
 from bot.processing import FINISH
 
 INSERT_INBOUND = """
@@ -28,17 +29,25 @@ async def test_everything_lands_together(pg_pool: asyncpg.Pool) -> None:
     inbound = await pg_pool.fetchval(INSERT_INBOUND)
     keys, kinds = ["wamid.F1:0", "wamid.F1:1"], ["read", "text"]
     bodies = ['{"status": "read"}', '{"type": "text", "text": {"body": "hola"}}']
-    args = (inbound, False, "5491100000901", *SESSION, keys, kinds, bodies)
-    await pg_pool.execute(FINISH, *args)
+    args = (inbound, False, "5491100000901", *SESSION, keys, kinds, bodies, 20.0)
+    to_send = unsettled(await pg_pool.fetchval(FINISH, *args))
     assert await _state(pg_pool) == ("done", 1, 2)
-    await pg_pool.execute(FINISH, *args)  # processed again after a crash: nothing doubles
-    assert await _state(pg_pool) == ("done", 1, 2)
+    # What to send next comes back with the commit, oldest first.
+    assert [(r.key, r.kind, r.body) for r in to_send] == [
+        ("wamid.F1:0", "read", {"status": "read"}),
+        ("wamid.F1:1", "text", {"type": "text", "text": {"body": "hola"}}),
+    ]
+    assert not any(r.sending for r in to_send)
+    await pg_pool.execute("UPDATE outbound_messages SET status = 'accepted' WHERE kind = 'read'")
+    to_send = unsettled(await pg_pool.fetchval(FINISH, *args))  # processed again after a crash
+    assert await _state(pg_pool) == ("done", 1, 2)  # nothing doubles
+    assert [r.key for r in to_send] == ["wamid.F1:1"]
 
 
 async def test_a_failing_part_leaves_nothing_behind(pg_pool: asyncpg.Pool) -> None:
     inbound = await pg_pool.fetchval(INSERT_INBOUND)
     # One kind missing: the second reply's kind is NULL, which outbound_messages refuses.
-    args = (inbound, False, "5491100000901", *SESSION, ["k:0", "k:1"], ["text"], ["{}", "{}"])
+    args = (inbound, False, "5491100000901", *SESSION, ["k:0", "k:1"], ["text"], ["{}", "{}"], 20.0)
     with pytest.raises(asyncpg.NotNullViolationError):
         await pg_pool.execute(FINISH, *args)
     assert await _state(pg_pool) == ("pending", 0, 0)
@@ -47,7 +56,7 @@ async def test_a_failing_part_leaves_nothing_behind(pg_pool: asyncpg.Pool) -> No
 async def test_without_a_session_or_replies(pg_pool: asyncpg.Pool) -> None:
     inbound = await pg_pool.fetchval(INSERT_INBOUND)
     await pg_pool.execute(
-        FINISH, inbound, True, "5491100000901", None, None, None, None, [], [], []
+        FINISH, inbound, True, "5491100000901", None, None, None, None, [], [], [], 20.0
     )
     assert await _state(pg_pool) == ("done", 0, 0)
     assert await pg_pool.fetchval("SELECT rate_limit_exceeded FROM inbound_messages")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import asyncpg
 
 from bot.inbox import InboxWriter, PendingMessage, mark_done
+from bot.outbound import PendingReply
 from bot.simulator import SimCustomer
 from bot.whatsapp.events import StoredMessage
 from bot.whatsapp.parse import index_body
@@ -29,7 +31,9 @@ async def _run(
         await mark_done(conn, message.id, rate_limited=False)
         return True
 
-    async def resume(conn: asyncpg.Connection, customer: str) -> bool:
+    async def resume(
+        conn: asyncpg.Connection, customer: str, replies: Sequence[PendingReply]
+    ) -> bool:
         return True
 
     workers = InboxWorkers(

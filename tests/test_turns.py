@@ -1,0 +1,62 @@
+"""begin_turn(): one round trip takes a customer's lock and reads what waits for it."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from bot.inbox import begin_turn
+from bot.outbound import OutboundLog
+from bot.whatsapp.graph import SendResult
+
+CUSTOMER = "5491100000931"
+_INBOUND = """
+INSERT INTO inbound_messages (wamid, customer, type, envelope, state)
+VALUES ($1, $2, 'text', $3::jsonb, $4)
+"""
+_OUTBOUND = """
+INSERT INTO outbound_messages (idempotency_key, customer, kind, body, status, sending_at)
+VALUES ($1, $2, $3, '{"type": "text"}', $4, now()) RETURNING id
+"""
+_UNLOCK = "SELECT pg_advisory_unlock(hashtextextended($1, 7301442))"
+
+
+async def test_the_lock_and_what_waits_come_together(database_url: str) -> None:
+    first, second = await asyncpg.connect(database_url), await asyncpg.connect(database_url)
+    try:
+        for n, state in enumerate(("pending", "done", "pending", "failed", "pending")):
+            envelope = f'{{"n": {n}, "text": {{"body": "ñandú ✓"}}}}'
+            await first.execute(_INBOUND, f"wamid.T{n}", CUSTOMER, envelope, state)
+        await first.execute(_INBOUND, "wamid.other", "5491100000932", "{}", "pending")
+        for key, status in (("a:0", "accepted"), ("b:0", "pending"), ("b:1", "sending")):
+            await first.execute(_OUTBOUND, key, CUSTOMER, "text", status)
+
+        turn = await begin_turn(first, CUSTOMER, grace_s=20, limit=2)
+        assert turn is not None
+        # Oldest first, at most `limit`, only this customer's pending ones, envelopes decoded.
+        assert [m.wamid for m in turn.messages] == ["wamid.T0", "wamid.T2"]
+        assert turn.messages[0].envelope == {"n": 0, "text": {"body": "ñandú ✓"}}
+        # Unsettled replies in order; the recent `sending` one waits for its status webhook.
+        assert [(r.key, r.sending, r.awaiting_status) for r in turn.replies] == [
+            ("b:0", False, False),
+            ("b:1", True, True),
+        ]
+        assert await begin_turn(second, CUSTOMER, grace_s=20) is None  # held by `first`
+        await first.execute(_UNLOCK, CUSTOMER)
+        again = await begin_turn(second, CUSTOMER, grace_s=0)
+        assert again is not None
+        assert [r.awaiting_status for r in again.replies] == [False, False]  # grace over
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_sending_mark_records_earlier_answers(pg_pool: asyncpg.Pool) -> None:
+    marker = await pg_pool.fetchval(_OUTBOUND, "m:0", CUSTOMER, "read", "pending")
+    reply = await pg_pool.fetchval(_OUTBOUND, "m:1", CUSTOMER, "text", "pending")
+    log = OutboundLog(pg_pool)
+    accepted = SendResult(True, None, 200, None, None, 1)
+    assert await log.mark_sending(reply, [(marker, accepted)])
+    statuses = dict(await pg_pool.fetch("SELECT id, status FROM outbound_messages"))
+    assert statuses == {marker: "accepted", reply: "sending"}
+    await pg_pool.execute("UPDATE outbound_messages SET status = 'accepted' WHERE id = $1", reply)
+    assert not await log.mark_sending(reply)  # settled by a status webhook meanwhile
