@@ -19,8 +19,8 @@ Body = dict[str, Any]
 
 # Replies are stored in the transaction that settles their inbound message; the key
 # "<inbound wamid>:<n>" makes storing them twice (a reprocessed message) a no-op.
-# Defined in sql/migrations/0008_finish_message.sql (processing enqueues with the rest).
-_ENQUEUE = "SELECT enqueue_replies($1, $2, $3, $4)"
+# Defined in sql/migrations/0010_turn_round_trips.sql (processing enqueues with the rest).
+_ENQUEUE = "SELECT enqueue_replies($1, $2, $3, $4, $5)"
 
 # Defined in sql/migrations/0010_turn_round_trips.sql, where begin_turn and finish_message
 # return the same list.
@@ -71,11 +71,17 @@ class PendingReply:
     sending: bool
     # ... and that attempt is younger than the grace period.
     awaiting_status: bool
+    # Stored `sending` by the commit that returned it: the caller sends it now, unmarked.
+    claimed: bool = False
 
     @property
     def is_marker(self) -> bool:
-        """Mark-read (with or without typing): no status webhook ever mentions it."""
-        return self.kind in ("read", "typing")
+        return _is_marker(self.kind)
+
+
+def _is_marker(kind: str) -> bool:
+    """Mark-read (with or without typing): no status webhook ever mentions it."""
+    return kind in ("read", "typing")
 
 
 def _kind(body: Mapping[str, Any]) -> str:
@@ -92,22 +98,23 @@ def _status(result: SendResult) -> str:
 
 
 def reply_columns(
-    key_prefix: str, bodies: Sequence[Mapping[str, Any]]
-) -> tuple[list[str], list[str], list[str]]:
-    """Keys, kinds and JSON bodies of replies, as enqueue_replies() takes them."""
+    key_prefix: str, bodies: Sequence[Mapping[str, Any]], *, claim: bool
+) -> tuple[list[str], list[str], list[str], list[bool]]:
+    """Keys, kinds, JSON bodies and claims of replies, as enqueue_replies() takes them;
+    ``claim``: the caller sends them right after the commit (mark-reads need no claim)."""
+    kinds = [_kind(b) for b in bodies]
     return (
         [f"{key_prefix}:{n}" for n in range(len(bodies))],
-        [_kind(b) for b in bodies],
+        kinds,
         [orjson.dumps(dict(b)).decode() for b in bodies],
+        [claim and not _is_marker(kind) for kind in kinds],
     )
 
 
 def unsettled(replies: str) -> list[PendingReply]:
     """PendingReply rows from unsettled_replies() JSON (sql/migrations/0010_turn_round_trips.sql)."""
-    return [
-        PendingReply(r["id"], r["key"], r["kind"], r["body"], r["sending"], r["awaiting_status"])
-        for r in orjson.loads(replies)
-    ]
+    fields = ("id", "key", "kind", "body", "sending", "awaiting_status", "claimed")
+    return [PendingReply(*(r[f] for f in fields)) for r in orjson.loads(replies)]
 
 
 def _outcome_columns(outcomes: Sequence[tuple[int, SendResult]]) -> tuple[list[Any], ...]:
@@ -137,7 +144,7 @@ class OutboundLog:
     ) -> None:
         """Store replies as pending rows, inside the caller's transaction."""
         if bodies:
-            await conn.execute(_ENQUEUE, customer, *reply_columns(key_prefix, bodies))
+            await conn.execute(_ENQUEUE, customer, *reply_columns(key_prefix, bodies, claim=False))
 
     async def pending(
         self, conn: asyncpg.Connection, customer: str, grace_s: float

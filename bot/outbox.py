@@ -16,7 +16,6 @@ Between the Graph API call and recording its answer, two things can go wrong:
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Sequence
 
@@ -30,6 +29,10 @@ from bot.whatsapp.graph import GraphSender, SendResult, retryable
 __all__ = ["Outbox"]
 
 log = logging.getLogger(__name__)
+
+
+# Recorded for a claimed row a flush stopped before: back to `pending`, nothing else changes.
+_NOT_TRIED = SendResult(False, None, None, None, None, 0)
 
 
 class _Settled(Exception):
@@ -67,12 +70,15 @@ class Outbox:
         if replies is None:
             replies = await self._outbound.pending(conn, customer, self._grace_s)
         # Mark-reads' answers are recorded with the next write (the next reply's `sending`
-        # mark or answer, else at the end): one round trip fewer per message. Should that
-        # write fail, the mark-read goes out again later, which is harmless.
+        # mark or answer, else at the end): one round trip fewer per message.
         answered: list[tuple[int, SendResult]] = []
-        done = await self._send_in_order(replies, customer, answered)
+        try:
+            done = await self._send_in_order(replies, customer, answered)
+        except BaseException:  # PostgreSQL failed, or a stop cut the flush short
+            self._unrecorded.hold(answered)  # recorded later, not sent again
+            raise
         if answered:
-            await self._outbound.record_all(answered)
+            await self._unrecorded.record(answered)
         return done
 
     async def _send_in_order(
@@ -81,34 +87,54 @@ class Outbox:
         customer: str,
         answered: list[tuple[int, SendResult]],
     ) -> bool:
-        for reply in replies:
-            if self._unrecorded.busy(reply.id):
-                # Sent or recorded by another flush here, whose worker lost its connection
-                # (and the customer's lock) meanwhile.
-                return False
-            with self._unrecorded.owning(reply.id):
-                result = self._unrecorded.take(reply.id)
-                if result is None:
-                    if reply.awaiting_status:
-                        return False  # later replies wait behind this one: order kept
-                    if self._unrecorded.full:
-                        log.error("too many unrecorded send outcomes: sending paused")
-                        return False
-                    result = await self._send(reply, customer, answered)
-                    if result is None:
-                        continue
-                if reply.is_marker:
-                    answered.append((reply.id, result))
-                else:
-                    await self._unrecorded.record(reply.id, result, answered)
-                    answered.clear()
-            if retryable(result):
-                # Keep order: later replies wait behind this one until the Graph API recovers.
-                log.warning(
-                    "reply postponed",
-                    extra={"customer": mask(customer), "code": result.error_code},
+        tried: set[int] = set()
+        for n, reply in enumerate(replies):
+            if not await self._send_one(reply, customer, answered, tried):
+                # Claimed rows this flush did not try go back to `pending`: they must not wait
+                # out the grace period as if an attempt of theirs had been cut short.
+                answered.extend(
+                    (r.id, _NOT_TRIED) for r in replies[n:] if r.claimed and r.id not in tried
                 )
                 return False
+        return True
+
+    async def _send_one(
+        self,
+        reply: PendingReply,
+        customer: str,
+        answered: list[tuple[int, SendResult]],
+        tried: set[int],
+    ) -> bool:
+        """Send and record one reply; False if the rest must wait for a later turn."""
+        if self._unrecorded.busy(reply.id):
+            # Sent or recorded by another flush here, whose worker lost its connection (and the
+            # customer's lock) meanwhile.
+            return False
+        with self._unrecorded.owning(reply.id):
+            result = self._unrecorded.take(reply.id)
+            if result is None:
+                if reply.awaiting_status:
+                    return False  # later replies wait behind this one: order kept
+                if self._unrecorded.full:
+                    log.error("too many unrecorded send outcomes: sending paused")
+                    return False
+                tried.add(reply.id)
+                result = await self._send(reply, customer, answered)
+                if result is None:
+                    return True  # settled by a status webhook: nothing to send or record
+            if reply.is_marker:
+                answered.append((reply.id, result))
+            else:
+                outcomes = [*answered, (reply.id, result)]
+                answered.clear()  # held by record() if it fails
+                await self._unrecorded.record(outcomes)
+        if retryable(result):
+            # Keep order: later replies wait behind this one until the Graph API recovers.
+            log.warning(
+                "reply postponed",
+                extra={"customer": mask(customer), "code": result.error_code},
+            )
+            return False
         return True
 
     async def _send(
@@ -118,7 +144,7 @@ class Outbox:
         if reply.is_marker:
             # Nothing echoes a mark-read, and repeating one after a crash is harmless.
             return await self._graph.send(reply.body)
-        if reply.sending:
+        if reply.sending and not reply.claimed:
             log.warning(
                 "reply %d sent again: no status settled its last attempt within %.0f s",
                 reply.id,
@@ -126,10 +152,16 @@ class Outbox:
                 extra={"customer": mask(customer)},
             )
         body = {**reply.body, "biz_opaque_callback_data": reply.key}
+        marked = reply.claimed  # its commit stored it `sending`: no mark before the 1st attempt
+
+        async def before_attempt() -> None:
+            nonlocal marked
+            if not marked:
+                await self._mark_sending(reply.id, answered)
+            marked = False  # a retry is a new attempt: marked again, so its grace starts anew
+
         try:
-            return await self._graph.send(
-                body, functools.partial(self._mark_sending, reply.id, answered)
-            )
+            return await self._graph.send(body, before_attempt)
         except _Settled:
             return None
 

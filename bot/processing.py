@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 # Session, replies and `done` in one statement, so one transaction and one round trip, which
 # also reads the replies to send (sql/migrations/0010_turn_round_trips.sql).
-FINISH = "SELECT finish_message($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8, $9, $10, $11)"
+FINISH = "SELECT finish_message($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8, $9, $10, $11, $12)"
 _NO_SESSION = (None, None, None, None)
 
 
@@ -71,7 +71,7 @@ class Processor:
             session = (
                 self._deps.sessions.columns(ctx.session) if ctx.session is not None else _NO_SESSION
             )
-            replies = reply_columns(message.id, ctx.outbox)
+            replies = reply_columns(message.id, ctx.outbox, claim=True)
             to_send = await conn.fetchval(
                 FINISH, pending.id, ctx.rate_limited, message.customer, *session, *replies,
                 outbox.grace_s,

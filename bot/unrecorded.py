@@ -64,18 +64,21 @@ class Unrecorded:
         """The held answer for a row the caller owns, which then records it."""
         return self._held.pop(row_id, None)
 
-    async def record(
-        self, row_id: int, result: SendResult, with_answers: Sequence[tuple[int, SendResult]] = ()
-    ) -> None:
-        """Record the answer (and ``with_answers``, mark-reads' answers that need no holding);
-        if that fails, a final one is held and retried, and the error is raised (the caller's
-        connection is probably gone as well)."""
+    async def record(self, outcomes: Sequence[tuple[int, SendResult]]) -> None:
+        """Record the answers; if that fails, the final ones are held and retried, and the
+        error is raised (the caller's connection is probably gone as well)."""
         try:
-            await self._outbound.record_all([*with_answers, (row_id, result)])
-        except BaseException:  # cancelled too: the answer must outlive the caller
+            await self._outbound.record_all(outcomes)
+        except BaseException:  # cancelled too: the answers must outlive the caller
+            self.hold(outcomes)
+            raise
+
+    def hold(self, outcomes: Sequence[tuple[int, SendResult]]) -> None:
+        """Keep the final answers a failed write was to record (a retryable one may be sent
+        again anyway)."""
+        for row_id, result in outcomes:
             if not retryable(result):
                 self._hold(row_id, result)
-            raise
 
     def _hold(self, row_id: int, result: SendResult) -> None:
         self._held[row_id] = result

@@ -29,7 +29,7 @@ async def test_everything_lands_together(pg_pool: asyncpg.Pool) -> None:
     inbound = await pg_pool.fetchval(INSERT_INBOUND)
     keys, kinds = ["wamid.F1:0", "wamid.F1:1"], ["read", "text"]
     bodies = ['{"status": "read"}', '{"type": "text", "text": {"body": "hola"}}']
-    args = (inbound, False, "5491100000901", *SESSION, keys, kinds, bodies, 20.0)
+    args = (inbound, False, "5491100000901", *SESSION, keys, kinds, bodies, [False, True], 20.0)
     to_send = unsettled(await pg_pool.fetchval(FINISH, *args))
     assert await _state(pg_pool) == ("done", 1, 2)
     # What to send next comes back with the commit, oldest first.
@@ -37,17 +37,32 @@ async def test_everything_lands_together(pg_pool: asyncpg.Pool) -> None:
         ("wamid.F1:0", "read", {"status": "read"}),
         ("wamid.F1:1", "text", {"type": "text", "text": {"body": "hola"}}),
     ]
-    assert not any(r.sending for r in to_send)
+    # The reply is claimed (stored `sending`, to be sent now); the mark-read needs no claim.
+    assert [(r.sending, r.claimed, r.awaiting_status) for r in to_send] == [
+        (False, False, False),
+        (True, True, False),
+    ]
     await pg_pool.execute("UPDATE outbound_messages SET status = 'accepted' WHERE kind = 'read'")
     to_send = unsettled(await pg_pool.fetchval(FINISH, *args))  # processed again after a crash
     assert await _state(pg_pool) == ("done", 1, 2)  # nothing doubles
-    assert [r.key for r in to_send] == ["wamid.F1:1"]
+    # The reply's attempt may have reached Meta before the crash: it waits for its status.
+    assert [(r.key, r.claimed, r.awaiting_status) for r in to_send] == [("wamid.F1:1", False, True)]
 
 
 async def test_a_failing_part_leaves_nothing_behind(pg_pool: asyncpg.Pool) -> None:
     inbound = await pg_pool.fetchval(INSERT_INBOUND)
     # One kind missing: the second reply's kind is NULL, which outbound_messages refuses.
-    args = (inbound, False, "5491100000901", *SESSION, ["k:0", "k:1"], ["text"], ["{}", "{}"], 20.0)
+    args = (
+        inbound,
+        False,
+        "5491100000901",
+        *SESSION,
+        ["k:0", "k:1"],
+        ["text"],
+        ["{}", "{}"],
+        [],
+        20.0,
+    )
     with pytest.raises(asyncpg.NotNullViolationError):
         await pg_pool.execute(FINISH, *args)
     assert await _state(pg_pool) == ("pending", 0, 0)
@@ -56,7 +71,7 @@ async def test_a_failing_part_leaves_nothing_behind(pg_pool: asyncpg.Pool) -> No
 async def test_without_a_session_or_replies(pg_pool: asyncpg.Pool) -> None:
     inbound = await pg_pool.fetchval(INSERT_INBOUND)
     await pg_pool.execute(
-        FINISH, inbound, True, "5491100000901", None, None, None, None, [], [], [], 20.0
+        FINISH, inbound, True, "5491100000901", None, None, None, None, [], [], [], [], 20.0
     )
     assert await _state(pg_pool) == ("done", 0, 0)
     assert await pg_pool.fetchval("SELECT rate_limit_exceeded FROM inbound_messages")

@@ -7,6 +7,7 @@ terminated at the moment the Graph sink accepts a message, exactly when the bot 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,11 +18,12 @@ import pytest
 from bot.app import create_app, running
 from bot.botlink import signed
 from bot.inbox import STORAGE_DOWN
-from bot.outbound import OutboundLog
+from bot.outbound import OutboundLog, PendingReply, reply_columns, unsettled
 from bot.outbox import Outbox
 from bot.settings import Settings
 from bot.simulator import SimCustomer
 from bot.whatsapp.events import StatusUpdate
+from bot.whatsapp.graph import SendResult
 from bot.whatsapp.sink import GraphSink, create_sink_app
 from tests.servers import graph_on_sink
 
@@ -269,3 +271,55 @@ async def test_a_status_arriving_between_attempts_stops_the_retries(
     assert len(sink.rejected) == 1
     assert [r.body for r in sink.requests] == [sent(SECOND, "k:1")]
     assert (await statuses(pg_pool))[0] == ("accepted", "wamid.FIRST.TRY")
+
+
+# --- replies claimed by their commit -------------------------------------------------------------
+
+
+async def _claimed(pool: asyncpg.Pool, *bodies: dict[str, Any]) -> list[PendingReply]:
+    """Stored the way finish_message() stores a processed message's replies, and returned."""
+    replies = reply_columns("k", bodies, claim=True)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT enqueue_replies($1, $2, $3, $4, $5)", CUSTOMER, *replies)
+        return unsettled(await conn.fetchval("SELECT unsettled_replies($1, 20)", CUSTOMER))
+
+
+async def test_claimed_replies_go_out_without_a_mark_of_their_own(pg_pool: asyncpg.Pool) -> None:
+    marks: list[int] = []
+
+    class CountingLog(OutboundLog):
+        async def mark_sending(
+            self, row_id: int, answered: Sequence[tuple[int, SendResult]] = ()
+        ) -> bool:
+            marks.append(row_id)
+            return await super().mark_sending(row_id, answered)
+
+    sink = GraphSink()
+    async with graph_on_sink(sink) as graph:
+        outbox = Outbox(graph, CountingLog(pg_pool), grace_s=20)
+        replies = await _claimed(pg_pool, FIRST, SECOND)
+        assert [r.claimed for r in replies] == [True, True]
+        async with pg_pool.acquire() as conn:
+            assert await outbox.flush(conn, CUSTOMER, replies)
+        await outbox.aclose()
+    assert marks == []
+    assert [r.body for r in sink.requests] == [sent(FIRST, "k:0"), sent(SECOND, "k:1")]
+    assert [s for s, _ in await statuses(pg_pool)] == ["accepted", "accepted"]
+
+
+async def test_claimed_replies_behind_a_throttled_one_do_not_wait_out_the_grace(
+    pg_pool: asyncpg.Pool,
+) -> None:
+    sink = GraphSink()
+    sink.fail_for(60)  # 429 throughout: the first reply is postponed
+    async with graph_on_sink(sink) as graph:
+        outbox = Outbox(graph, OutboundLog(pg_pool), grace_s=20)
+        replies = await _claimed(pg_pool, FIRST, SECOND)
+        async with pg_pool.acquire() as conn:
+            assert not await outbox.flush(conn, CUSTOMER, replies)
+            # Both are back to `pending`, so the next turn sends them at once, in order.
+            later = await OutboundLog(pg_pool).pending(conn, CUSTOMER, 20)
+        await outbox.aclose()
+    assert [(r.sending, r.awaiting_status) for r in later] == [(False, False), (False, False)]
+    rows = await pg_pool.fetch("SELECT http_status, attempts FROM outbound_messages ORDER BY id")
+    assert [(r["http_status"], r["attempts"]) for r in rows] == [(429, 3), (None, 0)]

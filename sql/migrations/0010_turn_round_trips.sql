@@ -1,6 +1,9 @@
 -- A worker's turn with one customer in fewer round trips: taking the customer's lock and reading
 -- what waits for it is one statement (begin_turn), and committing a message also reads the
--- replies to send next (finish_message). A VOLATILE function takes a fresh snapshot for each
+-- replies to send next (finish_message), having marked them `sending` as it stored them: the
+-- worker sends them right after the commit, with no mark of its own. A crash in between leaves
+-- them waiting for the grace period, then they go out (late rather than twice, as for a crash
+-- during the send). A VOLATILE function takes a fresh snapshot for each
 -- query it runs, so what begin_turn reads after the lock is what the lock's last holder
 -- committed.
 --
@@ -9,12 +12,22 @@
 -- its plans for the connection's life. On the end-to-end bench the parser and planner were
 -- the largest part of PostgreSQL's CPU. 0008's functions are redefined here for that reason.
 
-CREATE OR REPLACE FUNCTION enqueue_replies(
-    p_customer text, p_keys text[], p_kinds text[], p_bodies text[]
+DROP FUNCTION finish_message(
+    bigint, boolean, text, text, jsonb, jsonb, double precision, text[], text[], text[]
+);
+DROP FUNCTION enqueue_replies(text, text[], text[], text[]);
+
+-- The outbox: replies keyed "<inbound wamid>:<n>", so a reprocessed message never adds twice.
+-- p_claims[n]: the caller sends reply n right after its commit, so it is stored `sending`.
+CREATE FUNCTION enqueue_replies(
+    p_customer text, p_keys text[], p_kinds text[], p_bodies text[],
+    p_claims boolean[] DEFAULT '{}'
 ) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO outbound_messages (idempotency_key, customer, kind, body)
-    SELECT k, p_customer, kind, body::jsonb
+    INSERT INTO outbound_messages (idempotency_key, customer, kind, body, status, sending_at)
+    SELECT k, p_customer, kind, body::jsonb,
+           CASE WHEN p_claims[ord::int] THEN 'sending' ELSE 'pending' END,
+           CASE WHEN p_claims[ord::int] THEN now() END
     FROM unnest(p_keys, p_kinds, p_bodies) WITH ORDINALITY AS t(k, kind, body, ord)
     ORDER BY ord
     ON CONFLICT (idempotency_key) DO NOTHING;
@@ -45,7 +58,8 @@ $$;
 
 -- The customer's unsent or unsettled replies, oldest first. A `sending` row whose last attempt
 -- is recent may have been accepted by Meta just before its sender died: it waits for a status
--- webhook to settle it instead of going out again.
+-- webhook to settle it instead of going out again. `claimed`: stored `sending` by this very
+-- transaction (now() is its start), so to be sent by the caller now, not awaited.
 CREATE FUNCTION unsettled_replies(p_customer text, p_grace_s double precision)
 RETURNS json LANGUAGE plpgsql AS $$
 BEGIN
@@ -53,7 +67,9 @@ BEGIN
         SELECT COALESCE(json_agg(r ORDER BY r.id), '[]')
         FROM (
             SELECT id, idempotency_key AS key, kind, body, status = 'sending' AS sending,
-                   status = 'sending' AND sending_at > now() - make_interval(secs => p_grace_s)
+                   status = 'sending' AND sending_at = now() AS claimed,
+                   status = 'sending' AND sending_at <> now()
+                       AND sending_at > now() - make_interval(secs => p_grace_s)
                        AS awaiting_status
             FROM outbound_messages
             WHERE customer = p_customer AND status IN ('pending', 'sending')
@@ -82,32 +98,29 @@ BEGIN
 END
 $$;
 
-DROP FUNCTION finish_message(
-    bigint, boolean, text, text, jsonb, jsonb, double precision, text[], text[], text[]
-);
-
 -- One statement, so one transaction: the session, the replies and `done` land together or not.
 -- p_state NULL: no session to save (the pipeline stopped before loading one). Returns the
 -- customer's replies to send now, as unsettled_replies does.
 CREATE FUNCTION finish_message(
     p_id bigint, p_rate_limited boolean, p_customer text,
     p_state text, p_cart jsonb, p_context jsonb, p_ttl_s double precision,
-    p_keys text[], p_kinds text[], p_bodies text[], p_grace_s double precision
+    p_keys text[], p_kinds text[], p_bodies text[], p_claims boolean[],
+    p_grace_s double precision
 ) RETURNS json LANGUAGE plpgsql AS $$
 BEGIN
     IF p_state IS NOT NULL THEN
         PERFORM save_session(p_customer, p_state, p_cart, p_context, p_ttl_s);
     END IF;
     IF cardinality(p_keys) > 0 THEN
-        PERFORM enqueue_replies(p_customer, p_keys, p_kinds, p_bodies);
+        PERFORM enqueue_replies(p_customer, p_keys, p_kinds, p_bodies, p_claims);
     END IF;
     PERFORM mark_inbound_done(p_id, p_rate_limited);
     RETURN unsettled_replies(p_customer, p_grace_s);
 END
 $$;
 
--- Before a reply's Graph API attempt, with the answers to earlier sends of the same flush
--- (mark-reads) recorded in the same statement. Returns whether the row may be sent: false if
+-- Before a reply's Graph API attempt (one not claimed at its commit, or a retry), with the
+-- answers to earlier sends of the same flush (mark-reads) recorded in the same statement. Returns whether the row may be sent: false if
 -- a status webhook settled it meanwhile. record_replies is the statement OutboundLog.record_all
 -- runs; both are defined here once.
 CREATE FUNCTION record_replies(
