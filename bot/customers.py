@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-__all__ = ["CustomerRecord", "set_language", "touch_customer"]
+__all__ = ["CustomerRecord", "KnownCustomer", "set_language", "touch_customer"]
 
 _TOUCH = """
 INSERT INTO customers (customer, wa_id, user_id, name, last_inbound_at)
@@ -32,6 +32,32 @@ class CustomerRecord:
     language: str | None
     total_orders: int
     created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class KnownCustomer:
+    """The customer's record as the worker read it on taking the customer (begin_turn())."""
+
+    tier: str
+    language: str | None
+    total_orders: int
+    name: str | None
+    wa_id: str | None
+    user_id: str | None
+
+    def unchanged_by(
+        self, *, wa_id: str | None, user_id: str | None, name: str | None
+    ) -> CustomerRecord | None:
+        """What touch_customer would return, if a message with this profile would change
+        nothing stored but its time (which finish_message() notes); else None."""
+        if name not in (None, self.name):
+            return None
+        # wa_id and user_id are kept once known: only filling one in changes the record.
+        if (wa_id is not None and self.wa_id is None) or (
+            user_id is not None and self.user_id is None
+        ):
+            return None
+        return CustomerRecord(self.tier, self.language, self.total_orders, created=False)
 
 
 async def touch_customer(

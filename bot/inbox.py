@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import asyncpg
 import orjson
 
+from bot.customers import KnownCustomer
 from bot.outbound import PendingReply, unsettled
 from bot.whatsapp.events import StoredMessage
 
@@ -56,7 +57,7 @@ RETURNING wamid
 
 # The customer's lock, unsettled replies and pending messages in one round trip
 # (sql/migrations/0010_turn_round_trips.sql).
-_BEGIN_TURN = "SELECT locked, replies, messages FROM begin_turn($1, $2, $3)"
+_BEGIN_TURN = "SELECT locked, replies, messages, known FROM begin_turn($1, $2, $3)"
 
 # Defined in sql/migrations/0008_finish_message.sql (processing commits it with the rest).
 _MARK_DONE = "SELECT mark_inbound_done($1, $2)"
@@ -77,6 +78,8 @@ class PendingMessage:
     wamid: str
     envelope: dict[str, object]
     attempts: int
+    # The customer's record when the worker took the customer; None on first contact.
+    known: KnownCustomer | None = None
 
 
 def _sent_at(message: StoredMessage) -> datetime | None:
@@ -171,10 +174,11 @@ async def begin_turn(
     row = await conn.fetchrow(_BEGIN_TURN, customer, grace_s, limit)
     if not row["locked"]:
         return None
+    known = KnownCustomer(**orjson.loads(row["known"])) if row["known"] else None
     return Turn(
         unsettled(row["replies"]),
         [
-            PendingMessage(m["id"], m["wamid"], m["envelope"], m["attempts"])
+            PendingMessage(m["id"], m["wamid"], m["envelope"], m["attempts"], known)
             for m in orjson.loads(row["messages"])
         ],
     )

@@ -61,7 +61,7 @@ class Processor:
         self, conn: asyncpg.Connection, pending: PendingMessage, message: InboundMessage
     ) -> bool:
         started = time.perf_counter()
-        ctx = Context(message=message, deps=self._deps)
+        ctx = Context(message=message, deps=self._deps, known=pending.known)
         outbox = self._deps.outbox
         try:
             await self._pipeline(ctx)

@@ -1,11 +1,15 @@
-"""begin_turn(): one round trip takes a customer's lock and reads what waits for it."""
+"""begin_turn(): one round trip takes a customer's lock and reads what waits for it (replies,
+messages, the customer's record)."""
 
 from __future__ import annotations
 
 import asyncpg
 
+from bot.botlink import InProcessLink
+from bot.customers import CustomerRecord, KnownCustomer
 from bot.inbox import begin_turn
 from bot.outbound import OutboundLog
+from bot.simulator import SimCustomer
 from bot.whatsapp.graph import SendResult
 
 CUSTOMER = "5491100000931"
@@ -60,3 +64,49 @@ async def test_a_sending_mark_records_earlier_answers(pg_pool: asyncpg.Pool) -> 
     assert statuses == {marker: "accepted", reply: "sending"}
     await pg_pool.execute("UPDATE outbound_messages SET status = 'accepted' WHERE id = $1", reply)
     assert not await log.mark_sending(reply)  # settled by a status webhook meanwhile
+
+
+async def test_the_turn_brings_the_customers_record(database_url: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(_INBOUND, "wamid.K1", CUSTOMER, "{}", "pending")
+        first = await begin_turn(conn, CUSTOMER, grace_s=20)
+        assert first is not None and first.messages[0].known is None  # first contact
+        await conn.execute(_UNLOCK, CUSTOMER)
+        await conn.execute(
+            "INSERT INTO customers (customer, wa_id, name, tier, language)"
+            " VALUES ($1, $1, 'Ana', 'vip', 'en')",
+            CUSTOMER,
+        )
+        later = await begin_turn(conn, CUSTOMER, grace_s=20)
+        assert later is not None
+        assert later.messages[0].known == KnownCustomer("vip", "en", 0, "Ana", CUSTOMER, None)
+    finally:
+        await conn.close()
+
+
+def test_a_message_that_changes_nothing_needs_no_touch() -> None:
+    known = KnownCustomer("vip", "en", 3, "Ana", "549111", None)
+    same = known.unchanged_by(wa_id="549111", user_id=None, name="Ana")
+    assert same == CustomerRecord("vip", "en", 3, created=False)
+    assert known.unchanged_by(wa_id=None, user_id=None, name=None) == same  # nothing told
+    assert known.unchanged_by(wa_id="549111", user_id=None, name="Ana María") is None
+    assert known.unchanged_by(wa_id="549111", user_id="AR.123", name="Ana") is None  # new id
+    with_id = KnownCustomer("vip", "en", 3, "Ana", "549111", "AR.123")
+    assert with_id.unchanged_by(wa_id="549999", user_id="AR.999", name="Ana") == same  # kept
+
+
+async def test_returning_customers_are_kept_current(bot: InProcessLink) -> None:
+    customer = SimCustomer("5491100000933", "Ana")
+    await bot.post(customer.says("hola"))
+    await bot.replies()
+    row = await bot.deps.pool.fetchrow("SELECT name, last_inbound_at FROM customers")
+    assert row is not None and row["name"] == "Ana"
+    await bot.post(customer.says("hola de nuevo"))  # same profile: no touch, time noted
+    await bot.replies()
+    later = await bot.deps.pool.fetchrow("SELECT name, last_inbound_at FROM customers")
+    assert later is not None and later["last_inbound_at"] > row["last_inbound_at"]
+    renamed = SimCustomer(customer.wa_id, "Ana María")
+    await bot.post(renamed.says("hola otra vez"))  # a new profile name is stored
+    await bot.replies()
+    assert await bot.deps.pool.fetchval("SELECT name FROM customers") == "Ana María"

@@ -24,6 +24,7 @@ from bot.texts import Texts, texts_for
 from bot.whatsapp.events import InboundMessage
 
 if TYPE_CHECKING:
+    from bot.customers import KnownCustomer
     from bot.deps import Deps
     from bot.sessions import Session
 
@@ -34,6 +35,8 @@ __all__ = ["Context", "Handler", "Middleware", "compose"]
 class Context:
     message: InboundMessage
     deps: Deps
+    # The customer's record as the worker found it (None: first contact, or not read).
+    known: KnownCustomer | None = None
     language: str = "es"
     tier: str = "new"
     is_new_customer: bool = False

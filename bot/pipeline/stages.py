@@ -33,13 +33,11 @@ async def guard_errors(ctx: Context, call_next: Handler) -> None:
 
 async def load_customer(ctx: Context, call_next: Handler) -> None:
     message = ctx.message
-    record = await touch_customer(
-        ctx.deps.pool,
-        customer=message.customer,
-        wa_id=message.wa_id,
-        user_id=message.user_id,
-        name=message.name,
-    )
+    profile = {"wa_id": message.wa_id, "user_id": message.user_id, "name": message.name}
+    # A returning customer whose profile is unchanged costs no round trip here.
+    record = ctx.known.unchanged_by(**profile) if ctx.known is not None else None
+    if record is None:
+        record = await touch_customer(ctx.deps.pool, customer=message.customer, **profile)
     ctx.tier = record.tier
     ctx.language = record.language or "es"
     if record.language is None and message.text:

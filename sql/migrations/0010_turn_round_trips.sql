@@ -79,9 +79,12 @@ END
 $$;
 
 -- The session advisory lock that orders a customer's messages across workers and instances.
--- Not locked: replies and messages are NULL (another worker has the customer).
+-- Not locked: the rest is NULL (another worker has the customer). `known`: the customer's
+-- record, NULL on first contact; while a message changes nothing in it, the worker does not
+-- touch it, and finish_message() notes the time of the last message.
 CREATE FUNCTION begin_turn(p_customer text, p_grace_s double precision, p_limit integer)
-RETURNS TABLE (locked boolean, replies json, messages json) LANGUAGE plpgsql AS $$
+RETURNS TABLE (locked boolean, replies json, messages json, known json)
+LANGUAGE plpgsql AS $$
 BEGIN
     locked := pg_try_advisory_lock(hashtextextended(p_customer, 7301442));
     IF locked THEN
@@ -93,6 +96,11 @@ BEGIN
             ORDER BY id
             LIMIT p_limit
         ) AS m;
+        SELECT row_to_json(c) INTO known
+        FROM (
+            SELECT tier, language, total_orders, name, wa_id, user_id FROM customers
+            WHERE customer = p_customer
+        ) AS c;
     END IF;
     RETURN NEXT;
 END
@@ -115,6 +123,8 @@ BEGIN
         PERFORM enqueue_replies(p_customer, p_keys, p_kinds, p_bodies, p_claims);
     END IF;
     PERFORM mark_inbound_done(p_id, p_rate_limited);
+    UPDATE customers SET last_inbound_at = now(), updated_at = now()
+    WHERE customer = p_customer;
     RETURN unsettled_replies(p_customer, p_grace_s);
 END
 $$;
