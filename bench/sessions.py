@@ -51,7 +51,7 @@ def _cart() -> list[CartLine]:
     ]  # fmt: skip
 
 
-# What finish_message() runs for the session (sql/migrations/0008_finish_message.sql).
+# What finish_message() runs for the session (sql/migrations/0010_turn_round_trips.sql).
 _SAVE = "SELECT save_session($1, $2, $3::jsonb, $4::jsonb, $5)"
 
 

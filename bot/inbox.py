@@ -59,7 +59,7 @@ RETURNING wamid
 # (sql/migrations/0010_turn_round_trips.sql).
 _BEGIN_TURN = "SELECT locked, replies, messages, known FROM begin_turn($1, $2, $3)"
 
-# Defined in sql/migrations/0008_finish_message.sql (processing commits it with the rest).
+# Defined in sql/migrations/0010_turn_round_trips.sql (processing commits it with the rest).
 _MARK_DONE = "SELECT mark_inbound_done($1, $2)"
 
 _MARK_ATTEMPT = """

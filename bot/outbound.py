@@ -159,9 +159,6 @@ class OutboundLog:
         False if a status webhook settled the row already."""
         return bool(await self._pool.fetchval(_MARK_SENDING, row_id, *_outcome_columns(answered)))
 
-    async def record(self, row_id: int, result: SendResult) -> None:
-        await self.record_all([(row_id, result)])
-
     async def record_all(self, outcomes: Sequence[tuple[int, SendResult]]) -> None:
         """Record Graph API answers in one round trip."""
         await self._pool.execute(_RECORD, *_outcome_columns(outcomes))

@@ -164,7 +164,7 @@ class SessionStore:
 
     def columns(self, session: Session) -> tuple[str, str, str, float]:
         """State, cart, context (JSON) and TTL as save_session() in
-        sql/migrations/0008_finish_message.sql takes them; call ``cache`` after the commit."""
+        sql/migrations/0010_turn_round_trips.sql takes them; call ``cache`` after the commit."""
         data = orjson.loads(session.to_bytes())
         cart, context = orjson.dumps(data["cart"]).decode(), orjson.dumps(data["context"]).decode()
         return session.state, cart, context, float(self.ttl_s)

@@ -96,7 +96,7 @@ async def sent(log: OutboundLog, wamid: str) -> int:
     async with log._pool.acquire() as conn:
         await log.enqueue(conn, CUSTOMER, wamid, [TEXT])
         (reply,) = await log.pending(conn, CUSTOMER, GRACE_S)
-    await log.record(reply.id, SendResult(True, wamid, 200, None, None, 1))
+    await log.record_all([(reply.id, SendResult(True, wamid, 200, None, None, 1))])
     return reply.id
 
 
@@ -227,7 +227,9 @@ async def test_a_status_echoing_a_key_settles_only_an_unanswered_send(
     await store(pg_pool, log, "k", TEXT, TEXT, TEXT)
     sending, failed, pending = (r["id"] for r in await rows(pg_pool))
     assert await log.mark_sending(sending)
-    await log.record(failed, SendResult(False, None, 400, 131047, "(#131047) Re-engagement", 1))
+    await log.record_all(
+        [(failed, SendResult(False, None, 400, 131047, "(#131047) Re-engagement", 1))]
+    )
     await log.apply_statuses(
         [
             status("wamid.S", "sent", callback="k:0"),
@@ -255,6 +257,8 @@ async def test_an_answer_never_moves_a_settled_reply_away_from_accepted(
     (row,) = await rows(pg_pool)
     await log.apply_statuses([status("wamid.S", "sent", callback="k:0")])
     # The first attempt's answer was lost; the retry was throttled.
-    await log.record(row["id"], SendResult(False, None, 429, 130429, "(#130429) Rate limit", 1))
+    await log.record_all(
+        [(row["id"], SendResult(False, None, 429, 130429, "(#130429) Rate limit", 1))]
+    )
     (row,) = await rows(pg_pool)
     assert (row["status"], row["wamid"]) == ("accepted", "wamid.S")
