@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import httpx
 from starlette.applications import Starlette
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from bot import health, webhook
 from bot.commerce.payment_webhook import stripe_webhook
@@ -73,6 +74,20 @@ async def running(
         await deps.aclose()
 
 
+class _App(Starlette):
+    """Starlette, with ``POST /webhook`` answered before the router and middleware: every
+    instance spends most of its time there, and the other routes need what they add."""
+
+    _receiver = webhook.Receiver()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/webhook" and scope["method"] == "POST":
+            scope["app"] = self  # where the receiver finds the deps, as behind the router
+            await self._receiver(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -94,10 +109,9 @@ def create_app(
             settle_heap()
             yield
 
-    app = Starlette(
+    app = _App(
         routes=[
             Route("/webhook", webhook.verify, methods=["GET"]),
-            Route("/webhook", webhook.Receiver(), methods=["POST"]),
             Route("/health", health.alive, methods=["GET"]),
             Route("/ready", health.ready, methods=["GET"]),
             Route("/health/storage", health.storage, methods=["GET"]),

@@ -45,6 +45,13 @@ async def test_handshake_refuses_anything_else(bot: InProcessLink, params: dict[
     assert response.status_code == 403
 
 
+async def test_other_methods_on_the_webhook_are_405(bot: InProcessLink) -> None:
+    # POST is answered before the router; the router still owns the path for the rest.
+    response = await bot.client.put("/webhook", content=b"{}")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD"
+
+
 async def test_missing_signature_is_401(bot: InProcessLink) -> None:
     response = await bot.post_raw(b"{}", {"content-type": "application/json"})
     assert response.status_code == 401
