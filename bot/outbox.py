@@ -19,8 +19,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-import asyncpg
-
 from bot.logs import mask
 from bot.outbound import OutboundLog, PendingReply
 from bot.unrecorded import Unrecorded
@@ -58,17 +56,10 @@ class Outbox:
         """How long a `sending` row waits for a status webhook before it goes out again."""
         return self._grace_s
 
-    async def flush(
-        self,
-        conn: asyncpg.Connection,
-        customer: str,
-        replies: Sequence[PendingReply] | None = None,
-    ) -> bool:
-        """Send the customer's pending replies in order (``replies``, if the caller has just
-        read them); False if one must wait for a later turn. Raises if PostgreSQL fails (the
-        worker reconnects)."""
-        if replies is None:
-            replies = await self._outbound.pending(conn, customer, self._grace_s)
+    async def flush(self, customer: str, replies: Sequence[PendingReply]) -> bool:
+        """Send the customer's unsettled ``replies`` (as begin_turn() or finish_message()
+        returned them) in order; False if one must wait for a later turn. Raises if PostgreSQL
+        fails (the worker reconnects)."""
         # Mark-reads' answers are recorded with the next write (the next reply's `sending`
         # mark or answer, else at the end): one round trip fewer per message.
         answered: list[tuple[int, SendResult]] = []

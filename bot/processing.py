@@ -46,7 +46,7 @@ class Processor:
         self, conn: asyncpg.Connection, customer: str, replies: Sequence[PendingReply]
     ) -> bool:
         """Send replies a previous run committed but did not get out (crash, Graph outage)."""
-        return not replies or await self._deps.outbox.flush(conn, customer, replies)
+        return not replies or await self._deps.outbox.flush(customer, replies)
 
     async def process(self, conn: asyncpg.Connection, pending: PendingMessage) -> bool:
         message = _reparse(pending.envelope)
@@ -96,7 +96,7 @@ class Processor:
             return False
         _record(ctx, time.perf_counter() - started)
         note(stage="send")
-        return await outbox.flush(conn, message.customer, unsettled(to_send))
+        return await outbox.flush(message.customer, unsettled(to_send))
 
 
 def _record(ctx: Context, seconds: float) -> None:

@@ -205,6 +205,6 @@ async def test_killed_before_a_reply_reached_meta_it_goes_out_after_the_grace(
     (read, read_again, reply) = sink.requests  # a mark-read after a kill -9 may repeat
     assert (read.body.get("status"), read_again.body.get("status")) == ("read", "read")
     assert reply.body["type"] == "interactive"
-    # No status came, so the reply waited out the grace period (from its attempt, just before
-    # the kill): late, and once.
+    # No status came, so the reply waited out the grace period (from the commit that claimed it,
+    # just before the kill): late, and once.
     assert reply.at - sink.killed_at > 1.5

@@ -52,7 +52,8 @@ async def store(
 
 async def send_pending(pool: asyncpg.Pool, graph: GraphClient, log: OutboundLog) -> bool:
     async with pool.acquire() as conn:
-        return await Outbox(graph, log, grace_s=GRACE_S).flush(conn, CUSTOMER)
+        replies = await log.pending(conn, CUSTOMER, GRACE_S)
+        return await Outbox(graph, log, grace_s=GRACE_S).flush(CUSTOMER, replies)
 
 
 def status(

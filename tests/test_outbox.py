@@ -94,7 +94,8 @@ async def store(pool: asyncpg.Pool, *bodies: dict[str, Any]) -> None:
 
 async def flush(pool: asyncpg.Pool, outbox: Outbox) -> bool:
     async with pool.acquire() as conn:
-        return await outbox.flush(conn, CUSTOMER)
+        replies = await OutboundLog(pool).pending(conn, CUSTOMER, outbox.grace_s)
+    return await outbox.flush(CUSTOMER, replies)
 
 
 async def statuses(pool: asyncpg.Pool) -> list[tuple[str, str | None]]:
@@ -299,8 +300,7 @@ async def test_claimed_replies_go_out_without_a_mark_of_their_own(pg_pool: async
         outbox = Outbox(graph, CountingLog(pg_pool), grace_s=20)
         replies = await _claimed(pg_pool, FIRST, SECOND)
         assert [r.claimed for r in replies] == [True, True]
-        async with pg_pool.acquire() as conn:
-            assert await outbox.flush(conn, CUSTOMER, replies)
+        assert await outbox.flush(CUSTOMER, replies)
         await outbox.aclose()
     assert marks == []
     assert [r.body for r in sink.requests] == [sent(FIRST, "k:0"), sent(SECOND, "k:1")]
@@ -315,8 +315,8 @@ async def test_claimed_replies_behind_a_throttled_one_do_not_wait_out_the_grace(
     async with graph_on_sink(sink) as graph:
         outbox = Outbox(graph, OutboundLog(pg_pool), grace_s=20)
         replies = await _claimed(pg_pool, FIRST, SECOND)
+        assert not await outbox.flush(CUSTOMER, replies)
         async with pg_pool.acquire() as conn:
-            assert not await outbox.flush(conn, CUSTOMER, replies)
             # Both are back to `pending`, so the next turn sends them at once, in order.
             later = await OutboundLog(pg_pool).pending(conn, CUSTOMER, 20)
         await outbox.aclose()
