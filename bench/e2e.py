@@ -12,9 +12,11 @@ Customers walk the shop's typed purchase (tests/conversations/purchase_typing_on
 greet, add to cart, view the cart, checkout to a confirmed order) over and over.
 
 Latency is from the moment the client starts the webhook POST to the moment the sink records
-the first Graph request that message caused: its mark-read, which carries the inbound wamid.
-Both are read from the same clock (the sink's ``at`` via ``GET /_sink/requests``). Throughput
-counts the messages whose mark-read landed in the measured window (after a warm-up).
+the answer: the first message to that customer after the mark-read that carries the inbound
+wamid (the bot sends the mark-read as soon as it starts on a message, so the mark-read alone
+would flatter it). Both are read from the same clock (the sink's ``at`` via
+``GET /_sink/requests``). Throughput counts the messages whose answer landed in the measured
+window (after a warm-up).
 
 Two loads per variant: a closed loop (every customer sends its next message as soon as the
 previous one was answered: the most the server answers) and an open loop at a fixed rate (the
@@ -23,8 +25,9 @@ reference is measured in the same run under the same load: a bare relay on the s
 (uvicorn + Starlette + httpx, same process count) that verifies the signature, acks, and sends a
 mark-read and one reply with no storage and no logic (bench/e2e_relay.py). It is the ceiling of
 this machine and load generator, not a competitor. At the end of each run every message sent
-is checked to have been marked read exactly once: "lost" counts those not marked read when the
-drain ends (all answered, 30 s, or 5 s without any answer), "dup" those marked read twice; for
+is checked to have been answered, and marked read exactly once: "lost" counts those without an
+answer when the drain ends (all answered, 30 s, or 5 s without any answer), "dup" those marked
+read twice; for
 our bot the inbox's unfinished rows tell a backlog (pending) from a loss (failed).
 
 The host may be shared, so wall-clock figures depend on the neighbours; the CPU time the

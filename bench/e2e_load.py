@@ -10,6 +10,7 @@ waiting for nothing (a message that finds none idle is counted as not offered).
 from __future__ import annotations
 
 import asyncio
+import bisect
 import itertools
 import time
 from collections import deque
@@ -36,6 +37,7 @@ class Outcome:
     """What the customers did; latencies come later from the sink's own record."""
 
     sent: dict[str, float] = field(default_factory=dict)  # wamid → unix time the POST started
+    sender: dict[str, str] = field(default_factory=dict)  # wamid → the customer's phone
     rejected: set[str] = field(default_factory=set)  # wamids answered non-200, or not at all
     not_offered: int = 0  # open loop: a due message found no idle customer
     window: tuple[float, float] = (0.0, 0.0)  # unix times: the measured part of the run
@@ -117,6 +119,7 @@ class _Customer:
         self.answered = asyncio.get_running_loop().create_future()
         feed.waiting[wamid] = self  # before sending: the answer may overtake the 200
         outcome.sent[wamid] = time.time()
+        outcome.sender[wamid] = self.phone
         status = await self.connection.post(b"/webhook", raw, signature_for(self._secret, raw))
         if status != 200:
             outcome.rejected.add(wamid)
@@ -254,25 +257,41 @@ async def open_loop(
 
 
 def summarize(outcome: Outcome, sink_requests: list[dict[str, Any]]) -> dict[str, Any]:
-    """Throughput, latency to the first Graph call, and the exactly-once check."""
+    """Throughput, latency to the answer, and the exactly-once check.
+
+    A message's answer is the first message the sink received for its customer after the
+    message's mark-read: a customer has one message in flight at a time, and both the bot and
+    the relay send the mark-read first."""
     reads: dict[str, list[float]] = {}
+    answers: dict[str, list[float]] = {}  # phone → when messages to it arrived
     for request in sink_requests:
         body = request["body"]
         if body.get("status") == "read":
             reads.setdefault(body["message_id"], []).append(request["at"])
+        elif "to" in body:
+            answers.setdefault(body["to"], []).append(request["at"])
+    for times in answers.values():
+        times.sort()
+
+    def answered_at(wamid: str, read_at: float) -> float | None:
+        times = answers.get(outcome.sender.get(wamid, ""), [])
+        found = bisect.bisect_left(times, read_at)
+        return times[found] if found < len(times) else None
+
     begin, end = outcome.window
     latencies_ms: list[float] = []
     done_in_window = 0
     answered = lost = duplicated = 0
     for wamid, sent_at in outcome.sent.items():
         seen = reads.get(wamid, [])
-        answered += bool(seen)
-        lost += not seen and wamid not in outcome.rejected
+        at = answered_at(wamid, min(seen)) if seen else None
+        answered += at is not None
+        lost += at is None and wamid not in outcome.rejected
         duplicated += len(seen) > 1
-        if seen and begin <= min(seen) < end:
+        if at is not None and begin <= at < end:
             done_in_window += 1
-        if seen and begin <= sent_at < end:
-            latencies_ms.append((min(seen) - sent_at) * 1000)
+        if at is not None and begin <= sent_at < end:
+            latencies_ms.append((at - sent_at) * 1000)
     return {
         "sent": len(outcome.sent),
         "answered": answered,
