@@ -33,11 +33,13 @@ from bot.intent.normalize import fold
 from bot.pipeline.core import Context
 from bot.pipeline.intent import TAP_PREFIX
 
-__all__ = ["route", "typed_choice"]
+__all__ = ["SILENT_TYPES", "route", "typed_choice"]
 
 TapAnswer = Callable[[Context, Tap], Awaitable[None]]
 
 # "2", "2.", "el 2", "opción 2", "#2": the second option offered.
+# Inbound message types the bot never answers: there is nothing to answer to.
+SILENT_TYPES = frozenset({"reaction", "system", "revoke"})
 _TYPED_CHOICE = re.compile(r"(?:el|la|opcion|option|numero|number|nro|#)?\s*(\d{1,2})\s*[.)]?")
 
 
@@ -179,7 +181,7 @@ async def _answer(ctx: Context, spec: StateSpec, choices: list[str]) -> None:
         await _tap(ctx, tap)
         return
     if message.unsupported_reason is not None or (ctx.intent is None and not message.text):
-        if message.type not in ("reaction", "system", "revoke"):  # nothing to answer to those
+        if message.type not in SILENT_TYPES:
             await info.unsupported(ctx)
         return
     text = message.text or ""

@@ -25,9 +25,9 @@ _ENQUEUE = "SELECT enqueue_replies($1, $2, $3, $4, $5)"
 # Defined in sql/migrations/0010_turn_round_trips.sql, where begin_turn and finish_message
 # return the same list.
 _PENDING = "SELECT unsettled_replies($1, $2)"
-# Before each Graph API attempt, recording the answers given so far in the same statement; a
-# row a status webhook settled meanwhile is left alone (false).
-_MARK_SENDING = "SELECT mark_sending($1, $2, $3, $4, $5, $6, $7, $8)"
+# Before a Graph API attempt; a row a status webhook settled meanwhile is left alone (false).
+# Defined in sql/migrations/0011_read_receipts_outside_outbox.sql.
+_MARK_SENDING = "SELECT mark_sending($1)"
 _RECORD = "SELECT record_replies($1, $2, $3, $4, $5, $6, $7)"
 
 # One row per wamid from the batch (a webhook often carries sent and delivered together, and
@@ -74,22 +74,10 @@ class PendingReply:
     # Stored `sending` by the commit that returned it: the caller sends it now, unmarked.
     claimed: bool = False
 
-    @property
-    def is_marker(self) -> bool:
-        return _is_marker(self.kind)
-
-
-def _is_marker(kind: str) -> bool:
-    """Mark-read (with or without typing): no status webhook ever mentions it."""
-    return kind in ("read", "typing")
-
 
 def _kind(body: Mapping[str, Any]) -> str:
     kind = body.get("type")
-    if isinstance(kind, str):
-        return kind
-    # Bodies without a type are the mark-read marker, optionally with a typing indicator.
-    return "typing" if "typing_indicator" in body else "read"
+    return kind if isinstance(kind, str) else "unknown"
 
 
 def _status(result: SendResult) -> str:
@@ -101,13 +89,12 @@ def reply_columns(
     key_prefix: str, bodies: Sequence[Mapping[str, Any]], *, claim: bool
 ) -> tuple[list[str], list[str], list[str], list[bool]]:
     """Keys, kinds, JSON bodies and claims of replies, as enqueue_replies() takes them;
-    ``claim``: the caller sends them right after the commit (mark-reads need no claim)."""
-    kinds = [_kind(b) for b in bodies]
+    ``claim``: the caller sends them right after the commit."""
     return (
         [f"{key_prefix}:{n}" for n in range(len(bodies))],
-        kinds,
+        [_kind(b) for b in bodies],
         [orjson.dumps(dict(b)).decode() for b in bodies],
-        [claim and not _is_marker(kind) for kind in kinds],
+        [claim] * len(bodies),
     )
 
 
@@ -152,12 +139,9 @@ class OutboundLog:
         """The customer's unsent (or unsettled) replies, oldest first."""
         return unsettled(await conn.fetchval(_PENDING, customer, grace_s))
 
-    async def mark_sending(
-        self, row_id: int, answered: Sequence[tuple[int, SendResult]] = ()
-    ) -> bool:
-        """Note an attempt about to start, and record ``answered`` in the same round trip;
-        False if a status webhook settled the row already."""
-        return bool(await self._pool.fetchval(_MARK_SENDING, row_id, *_outcome_columns(answered)))
+    async def mark_sending(self, row_id: int) -> bool:
+        """Note an attempt about to start; False if a status webhook settled the row already."""
+        return bool(await self._pool.fetchval(_MARK_SENDING, row_id))
 
     async def record_all(self, outcomes: Sequence[tuple[int, SendResult]]) -> None:
         """Record Graph API answers in one round trip."""

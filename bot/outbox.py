@@ -12,16 +12,23 @@ Between the Graph API call and recording its answer, two things can go wrong:
   row's key as ``biz_opaque_callback_data``. Meta echoes it in the status webhooks, which settle
   the row as accepted (``OutboundLog.apply_statuses``). A resumed flush waits for that up to the
   grace period, and only then sends the row again: late rather than twice.
+
+Read receipts (blue ticks and "typing…") are not replies: nothing echoes them, repeating one is
+harmless and a lost one is not worth a wait, so they are sent at once, outside the log
+(``read_receipt``), and the replies wait for them only to keep the ticks before the answer.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 
 from bot.logs import mask
 from bot.outbound import OutboundLog, PendingReply
 from bot.unrecorded import Unrecorded
+from bot.whatsapp import messages
 from bot.whatsapp.graph import GraphSender, SendResult, retryable
 
 __all__ = ["Outbox"]
@@ -50,52 +57,40 @@ class Outbox:
         self._outbound = outbound
         self._grace_s = grace_s
         self._unrecorded = Unrecorded(outbound, retry_s=retry_s)
+        self._receipts: set[asyncio.Task[SendResult]] = set()
 
     @property
     def grace_s(self) -> float:
         """How long a `sending` row waits for a status webhook before it goes out again."""
         return self._grace_s
 
+    def read_receipt(self, message_id: str) -> asyncio.Task[SendResult]:
+        """Mark an inbound message read and show "typing…" until the answer (at most 25 s),
+        in the background: one attempt, never stored."""
+        body = messages.mark_read(message_id, typing=True)
+        task = asyncio.create_task(self._graph.send(body, retry=False), name="read-receipt")
+        self._receipts.add(task)
+        task.add_done_callback(self._receipts.discard)
+        return task
+
     async def flush(self, customer: str, replies: Sequence[PendingReply]) -> bool:
         """Send the customer's unsettled ``replies`` (as begin_turn() or finish_message()
         returned them) in order; False if one must wait for a later turn. Raises if PostgreSQL
         fails (the worker reconnects)."""
-        # Mark-reads' answers are recorded with the next write (the next reply's `sending`
-        # mark or answer, else at the end): one round trip fewer per message.
-        answered: list[tuple[int, SendResult]] = []
-        try:
-            done = await self._send_in_order(replies, customer, answered)
-        except BaseException:  # PostgreSQL failed, or a stop cut the flush short
-            self._unrecorded.hold(answered)  # recorded later, not sent again
-            raise
-        if answered:
-            await self._unrecorded.record(answered)
-        return done
-
-    async def _send_in_order(
-        self,
-        replies: Sequence[PendingReply],
-        customer: str,
-        answered: list[tuple[int, SendResult]],
-    ) -> bool:
         tried: set[int] = set()
         for n, reply in enumerate(replies):
-            if not await self._send_one(reply, customer, answered, tried):
+            if not await self._send_one(reply, customer, tried):
                 # Claimed rows this flush did not try go back to `pending`: they must not wait
                 # out the grace period as if an attempt of theirs had been cut short.
-                answered.extend(
+                untried = [
                     (r.id, _NOT_TRIED) for r in replies[n:] if r.claimed and r.id not in tried
-                )
+                ]
+                if untried:
+                    await self._unrecorded.record(untried)
                 return False
         return True
 
-    async def _send_one(
-        self,
-        reply: PendingReply,
-        customer: str,
-        answered: list[tuple[int, SendResult]],
-        tried: set[int],
-    ) -> bool:
+    async def _send_one(self, reply: PendingReply, customer: str, tried: set[int]) -> bool:
         """Send and record one reply; False if the rest must wait for a later turn."""
         if self._unrecorded.busy(reply.id):
             # Sent or recorded by another flush here, whose worker lost its connection (and the
@@ -110,15 +105,10 @@ class Outbox:
                     log.error("too many unrecorded send outcomes: sending paused")
                     return False
                 tried.add(reply.id)
-                result = await self._send(reply, customer, answered)
+                result = await self._send(reply, customer)
                 if result is None:
                     return True  # settled by a status webhook: nothing to send or record
-            if reply.is_marker:
-                answered.append((reply.id, result))
-            else:
-                outcomes = [*answered, (reply.id, result)]
-                answered.clear()  # held by record() if it fails
-                await self._unrecorded.record(outcomes)
+            await self._unrecorded.record([(reply.id, result)])
         if retryable(result):
             # Keep order: later replies wait behind this one until the Graph API recovers.
             log.warning(
@@ -128,13 +118,8 @@ class Outbox:
             return False
         return True
 
-    async def _send(
-        self, reply: PendingReply, customer: str, answered: list[tuple[int, SendResult]]
-    ) -> SendResult | None:
+    async def _send(self, reply: PendingReply, customer: str) -> SendResult | None:
         """The Graph API's answer; None if a status webhook settled the row meanwhile."""
-        if reply.is_marker:
-            # Nothing echoes a mark-read, and repeating one after a crash is harmless.
-            return await self._graph.send(reply.body)
         if reply.sending and not reply.claimed:
             log.warning(
                 "reply %d sent again: no status settled its last attempt within %.0f s",
@@ -147,8 +132,8 @@ class Outbox:
 
         async def before_attempt() -> None:
             nonlocal marked
-            if not marked:
-                await self._mark_sending(reply.id, answered)
+            if not marked and not await self._outbound.mark_sending(reply.id):
+                raise _Settled
             marked = False  # a retry is a new attempt: marked again, so its grace starts anew
 
         try:
@@ -156,11 +141,10 @@ class Outbox:
         except _Settled:
             return None
 
-    async def _mark_sending(self, row_id: int, answered: list[tuple[int, SendResult]]) -> None:
-        settled = not await self._outbound.mark_sending(row_id, answered)
-        answered.clear()  # recorded with the mark
-        if settled:
-            raise _Settled
-
     async def aclose(self) -> None:
+        for task in self._receipts:
+            task.cancel()
+        for task in list(self._receipts):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self._unrecorded.aclose()

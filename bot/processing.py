@@ -14,7 +14,6 @@ from bot.logs import log_context, mask, note
 from bot.metrics import MESSAGES, message_type
 from bot.outbound import PendingReply, reply_columns, unsettled
 from bot.pipeline.core import Context, Handler
-from bot.whatsapp import messages
 from bot.whatsapp.events import InboundMessage
 from bot.whatsapp.parse import parse_body
 
@@ -66,8 +65,7 @@ class Processor:
         try:
             await self._pipeline(ctx)
             if ctx.outbox:
-                # Blue ticks first, then the answer: the customer sees we read them.
-                ctx.outbox.insert(0, messages.mark_read(message.id, typing=True))
+                ctx.show_typing()  # an answer from a stage before show_typing: ticks too
             session = (
                 self._deps.sessions.columns(ctx.session) if ctx.session is not None else _NO_SESSION
             )
@@ -96,6 +94,8 @@ class Processor:
             return False
         _record(ctx, time.perf_counter() - started)
         note(stage="send")
+        if ctx.receipt is not None:
+            await ctx.receipt  # the ticks before the answer; a failed receipt is only logged
         return await outbox.flush(message.customer, unsettled(to_send))
 
 

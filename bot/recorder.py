@@ -42,9 +42,11 @@ class RecordingGraph:
         self._graph = graph
         self._recorder = recorder
 
-    async def send(self, body: Mapping[str, Any], before_attempt: Hook | None = None) -> SendResult:
+    async def send(
+        self, body: Mapping[str, Any], before_attempt: Hook | None = None, *, retry: bool = True
+    ) -> SendResult:
         self._recorder.outbound(body)
-        return await self._graph.send(body, before_attempt)
+        return await self._graph.send(body, before_attempt, retry=retry)
 
     async def aclose(self) -> None:
         await self._graph.aclose()

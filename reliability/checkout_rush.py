@@ -45,8 +45,7 @@ _REPLY_TIMEOUT_S = 120.0
 _ROOMY_LIMITS = "UPDATE rate_limit_config SET max_per_minute = 60, burst_size = 60"
 _STOCK = "UPDATE products SET stock = $2 WHERE retailer_id = $1"
 _STOCK_LEFT = "SELECT stock FROM products WHERE retailer_id = $1"
-_COUNT_REPLIES = """
-SELECT count(*) FROM outbound_messages WHERE customer = $1 AND kind NOT IN ('read', 'typing')"""
+_COUNT_REPLIES = "SELECT count(*) FROM outbound_messages WHERE customer = $1"
 _ORDERS = """
 SELECT count(DISTINCT o.id) AS orders, count(DISTINCT o.customer) AS buyers,
        coalesce(sum(i.quantity), 0) AS units
@@ -96,8 +95,9 @@ class ShopperLink:
     async def replies(self) -> list[Body]:
         """What the bot answered to the last post, once all of it reached the sink."""
         sink = self._s.sink
-        await sink.wait_until(lambda: self._wamid in sink.read_at, _REPLY_TIMEOUT_S)
-        # Committed with the mark-read's row: the count of everything sent so far.
+        await sink.wait_until(lambda: self._wamid in sink.answered_at, _REPLY_TIMEOUT_S)
+        # Its replies were all committed before the first went out: the count of everything
+        # sent so far.
         pool = self._s.pool
         total = await patiently(lambda: pool.fetchval(_COUNT_REPLIES, self._customer))
         sent = sink.sent_to[self._customer]

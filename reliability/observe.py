@@ -2,8 +2,9 @@
 
 A reply is matched to the bot's outbound row that holds the same body for the same customer
 (rows are keyed ``<inbound wamid>:<n>``), so a body received more often than the bot stored
-it is a duplicate, whatever the order it came in. The mark-read body names the inbound wamid,
-which says that message was answered.
+it is a duplicate, whatever the order it came in. A message counts as answered once one of
+its replies arrived. Read receipts name the inbound wamid too, but they are best effort (one
+attempt, never stored): counted when repeated, they answer nothing.
 """
 
 from __future__ import annotations
@@ -63,22 +64,23 @@ def _is_read(body: dict[str, Any]) -> bool:
 
 
 class WatchedSink(GraphSink):
-    """The Graph sink, indexed: when each inbound message's mark-read arrived, and what each
-    customer was sent."""
+    """The Graph sink, indexed: which inbound messages have a reply, and what each customer
+    was sent."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.read_at: dict[str, float] = {}  # inbound wamid → time.time() of its mark-read
+        # Inbound wamid → time.time() of its first reply (the reply's key names the wamid).
+        self.answered_at: dict[str, float] = {}
         self.sent_to: dict[str, list[dict[str, Any]]] = defaultdict(list)  # customer → bodies
         self._arrival = asyncio.Condition()
 
     async def answer(self, path: str, body: Any) -> tuple[int, dict[str, Any]]:
         status, answer = await super().answer(path, body)
         if status == 200 and isinstance(body, dict):
-            if _is_read(body):
-                self.read_at.setdefault(str(body.get("message_id")), time.time())
-            else:
+            if not _is_read(body):
                 self.sent_to[str(body.get("to"))].append(body)
+                wamid = str(body.get("biz_opaque_callback_data", "")).rpartition(":")[0]
+                self.answered_at.setdefault(wamid, time.time())
             async with self._arrival:
                 self._arrival.notify_all()
         return status, answer
@@ -137,7 +139,7 @@ async def settle(
     deadline = time.monotonic() + timeout_s
     waiting = set(load.acked_at)
     while time.monotonic() < deadline:
-        waiting -= sink.read_at.keys()
+        waiting -= sink.answered_at.keys()
         if not waiting and not await patiently(lambda: pool.fetchval(_BUSY)):
             break
         await asyncio.sleep(0.1)
@@ -151,10 +153,9 @@ async def measure(pool: asyncpg.Pool, load: Load, sink: GraphSink) -> Outcome:
     inbox = await patiently(lambda: pool.fetchrow(_INBOX))
     expected: dict[Key, list[str]] = defaultdict(list)
     for row in await patiently(lambda: pool.fetch(_ROWS)):
-        if row["kind"] not in ("read", "typing"):
-            expected[(row["customer"], _canonical(orjson.loads(row["body"])))].append(
-                row["idempotency_key"]
-            )
+        expected[(row["customer"], _canonical(orjson.loads(row["body"])))].append(
+            row["idempotency_key"]
+        )
     seen: Counter[Key] = Counter()
     last_at: dict[bytes, float] = {}  # body → when it last arrived
     repeats: list[tuple[float, float]] = []
@@ -192,7 +193,7 @@ async def measure(pool: asyncpg.Pool, load: Load, sink: GraphSink) -> Outcome:
             repeats.append((previous, request.at))
 
     acked = set(load.acked_at)
-    replied = {w for w in reads if w in load.messages}
+    replied = {w for w in reply_at if w in load.messages}
     stored_for_acked = Counter(
         {k: sum(1 for s in v if s.rpartition(":")[0] in acked) for k, v in expected.items()}
     )

@@ -17,8 +17,8 @@ from tests.servers import graph_on_sink
 
 CUSTOMER = "5491122334455"
 TEXT = {"messaging_product": "whatsapp", "to": CUSTOMER, "type": "text", "text": {"body": "Hola"}}
-READ = {"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.IN1"}
-TYPING = {**READ, "typing_indicator": {"type": "text"}}
+MORE = {**TEXT, "text": {"body": "¿Algo más?"}}
+IMAGE = {"messaging_product": "whatsapp", "to": CUSTOMER, "type": "image", "image": {"id": "1"}}
 GRACE_S = 20.0
 
 
@@ -107,22 +107,25 @@ async def sent(log: OutboundLog, wamid: str) -> int:
 async def test_replies_stored_twice_are_sent_once(
     graph: GraphClient, log: OutboundLog, sink: GraphSink, pg_pool: asyncpg.Pool
 ) -> None:
-    await store(pg_pool, log, "wamid.IN1", READ, TEXT)
-    await store(pg_pool, log, "wamid.IN1", READ, TEXT)  # the same message processed again
+    await store(pg_pool, log, "wamid.IN1", TEXT, MORE)
+    await store(pg_pool, log, "wamid.IN1", TEXT, MORE)  # the same message processed again
     assert await send_pending(pg_pool, graph, log)
     assert await send_pending(pg_pool, graph, log)
-    assert [r.body for r in sink.requests] == [READ, with_key(TEXT, "wamid.IN1:1")]
+    assert [r.body for r in sink.requests] == [
+        with_key(TEXT, "wamid.IN1:0"),
+        with_key(MORE, "wamid.IN1:1"),
+    ]
     found = await rows(pg_pool)
     assert [(r["idempotency_key"], r["kind"], r["status"]) for r in found] == [
-        ("wamid.IN1:0", "read", "accepted"),
+        ("wamid.IN1:0", "text", "accepted"),
         ("wamid.IN1:1", "text", "accepted"),
     ]
-    assert found[0]["wamid"] is None and found[1]["wamid"].startswith("wamid.")
+    assert all(r["wamid"].startswith("wamid.") for r in found)
 
 
 async def test_kinds_are_logged(log: OutboundLog, pg_pool: asyncpg.Pool) -> None:
-    await store(pg_pool, log, "wamid.IN2", TEXT, READ, TYPING)
-    assert [r["kind"] for r in await rows(pg_pool)] == ["text", "read", "typing"]
+    await store(pg_pool, log, "wamid.IN2", TEXT, IMAGE, {"to": CUSTOMER})
+    assert [r["kind"] for r in await rows(pg_pool)] == ["text", "image", "unknown"]
 
 
 async def test_failed_send_is_recorded_and_not_repeated(
@@ -142,7 +145,7 @@ async def test_retryable_failure_stays_pending_and_blocks_later_replies(
     graph: GraphClient, log: OutboundLog, sink: GraphSink, pg_pool: asyncpg.Pool
 ) -> None:
     sink.fail_next(3)
-    await store(pg_pool, log, "k1", TEXT, READ)
+    await store(pg_pool, log, "k1", TEXT, MORE)
     assert not await send_pending(pg_pool, graph, log)
     first, second = await rows(pg_pool)
     assert (first["status"], first["error_code"], first["attempts"]) == ("pending", 130429, 3)
@@ -151,7 +154,7 @@ async def test_retryable_failure_stays_pending_and_blocks_later_replies(
     first, second = await rows(pg_pool)
     assert (first["status"], first["attempts"]) == ("accepted", 4)
     assert second["status"] == "accepted"
-    assert [r.body for r in sink.requests] == [with_key(TEXT, "k1:0"), READ]
+    assert [r.body for r in sink.requests] == [with_key(TEXT, "k1:0"), with_key(MORE, "k1:1")]
 
 
 # --- delivery statuses -------------------------------------------------------------------------

@@ -21,10 +21,10 @@ from reliability.harness import Result
 
 pytestmark = pytest.mark.slow
 
-# A kill -9 may land between the Graph API accepting a mark-read and the bot recording it: no
-# status webhook ever names a mark-read, so the restarted bot sends it again (harmless, and
-# never a reply: those are settled by their status webhooks). Each inbox worker (16 by default)
-# has at most one send in flight, so one kill repeats at most that many mark-reads.
+# A kill -9 may land after a message's read receipt went out and before its commit: the
+# restarted bot processes the message again, receipt included (harmless, and never a reply:
+# those are stored once and settled by their status webhooks). Each inbox worker (16 by
+# default) has at most one message in hand, so one kill repeats at most that many receipts.
 IN_FLIGHT_PER_OUTAGE = 16
 
 

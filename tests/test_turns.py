@@ -10,7 +10,6 @@ from bot.customers import CustomerRecord, KnownCustomer
 from bot.inbox import begin_turn
 from bot.outbound import OutboundLog
 from bot.simulator import SimCustomer
-from bot.whatsapp.graph import SendResult
 
 CUSTOMER = "5491100000931"
 _INBOUND = """
@@ -54,14 +53,11 @@ async def test_the_lock_and_what_waits_come_together(database_url: str) -> None:
         await second.close()
 
 
-async def test_a_sending_mark_records_earlier_answers(pg_pool: asyncpg.Pool) -> None:
-    marker = await pg_pool.fetchval(_OUTBOUND, "m:0", CUSTOMER, "read", "pending")
-    reply = await pg_pool.fetchval(_OUTBOUND, "m:1", CUSTOMER, "text", "pending")
+async def test_a_sending_mark_stops_at_a_settled_row(pg_pool: asyncpg.Pool) -> None:
+    reply = await pg_pool.fetchval(_OUTBOUND, "m:0", CUSTOMER, "text", "pending")
     log = OutboundLog(pg_pool)
-    accepted = SendResult(True, None, 200, None, None, 1)
-    assert await log.mark_sending(reply, [(marker, accepted)])
-    statuses = dict(await pg_pool.fetch("SELECT id, status FROM outbound_messages"))
-    assert statuses == {marker: "accepted", reply: "sending"}
+    assert await log.mark_sending(reply)
+    assert await pg_pool.fetchval("SELECT status FROM outbound_messages") == "sending"
     await pg_pool.execute("UPDATE outbound_messages SET status = 'accepted' WHERE id = $1", reply)
     assert not await log.mark_sending(reply)  # settled by a status webhook meanwhile
 

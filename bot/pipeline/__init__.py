@@ -7,7 +7,7 @@ from bot.flows.handoff import check_handoff
 from bot.pipeline.core import Context, Handler, compose
 from bot.pipeline.guards import check_maintenance, check_rate_limit, load_session
 from bot.pipeline.intent import detect_intent
-from bot.pipeline.stages import guard_errors, load_customer
+from bot.pipeline.stages import guard_errors, load_customer, show_typing
 
 __all__ = ["Context", "build_pipeline"]
 
@@ -28,6 +28,8 @@ def build_pipeline() -> Handler:
             # While a person answers (human handoff) the bot stays silent: checked here, after
             # the session it lives in is loaded and before any classifier (AI included) runs.
             check_handoff,
+            # From here on the bot answers: the customer sees the ticks and "typing…" at once.
+            show_typing,
             # Taps on our own buttons map straight to intents; text goes to the detectors.
             detect_intent,
         ],

@@ -1,8 +1,9 @@
 """The middleware chain: each stage is ``async (ctx, call_next) -> None``.
 
-A stage ends the chain by not calling ``call_next`` (aiogram's model). Stages never call the
-Graph API: they append bodies to ``ctx.outbox``, which the worker stores in the same
-transaction that marks the message done, and only then sends.
+A stage ends the chain by not calling ``call_next`` (aiogram's model). Stages never send a
+reply: they append bodies to ``ctx.outbox``, which the worker stores in the same transaction
+that marks the message done, and only then sends. The read receipt is not a reply: it goes out
+at once (``Context.show_typing``), outside the outbox.
 
 ``compose`` times every stage on its own (its time minus the stages after it) into the
 ``wbot_stage_seconds`` histogram, labelled by the stage function's name, plus ``total``. The
@@ -12,6 +13,7 @@ deepest stage reached so far is on every line logged while a message is processe
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from bot.customers import KnownCustomer
     from bot.deps import Deps
     from bot.sessions import Session
+    from bot.whatsapp.graph import SendResult
 
 __all__ = ["Context", "Handler", "Middleware", "compose"]
 
@@ -48,6 +51,8 @@ class Context:
     # stage's own seconds.
     stage: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    # The read receipt in flight, once show_typing() started it.
+    receipt: asyncio.Task[SendResult] | None = None
 
     @property
     def customer(self) -> str:
@@ -59,6 +64,11 @@ class Context:
 
     def reply(self, bodies: Sequence[Mapping[str, Any]]) -> None:
         self.outbox.extend(dict(body) for body in bodies)
+
+    def show_typing(self) -> None:
+        """Blue ticks and "typing…" for this message now, once (a receipt, not a reply)."""
+        if self.receipt is None:
+            self.receipt = self.deps.outbox.read_receipt(self.message.id)
 
 
 Handler = Callable[[Context], Awaitable[None]]

@@ -1,9 +1,10 @@
-"""Stages that frame every message: error guard and customer context."""
+"""Stages that frame every message: error guard, customer context, read receipt."""
 
 from __future__ import annotations
 
 import logging
 
+from bot.brain import SILENT_TYPES
 from bot.customers import set_language, touch_customer
 from bot.inbox import STORAGE_DOWN
 from bot.intent.keywords import detect_language
@@ -11,7 +12,7 @@ from bot.logs import mask
 from bot.pipeline.core import Context, Handler
 from bot.whatsapp import messages
 
-__all__ = ["guard_errors", "load_customer"]
+__all__ = ["guard_errors", "load_customer", "show_typing"]
 
 log = logging.getLogger(__name__)
 
@@ -47,4 +48,12 @@ async def load_customer(ctx: Context, call_next: Handler) -> None:
             await set_language(ctx.deps.pool, message.customer, detected)
             ctx.language = detected
     ctx.is_new_customer = record.created
+    await call_next(ctx)
+
+
+async def show_typing(ctx: Context, call_next: Handler) -> None:
+    """The bot is about to answer: blue ticks and "typing…" now, while intent detection and
+    the flows run (an AI provider may take seconds)."""
+    if ctx.message.type not in SILENT_TYPES:
+        ctx.show_typing()
     await call_next(ctx)

@@ -51,7 +51,7 @@ class GraphSender(Protocol):
     """GraphClient, or a wrapper around it (the traffic recorder)."""
 
     async def send(
-        self, body: Mapping[str, Any], before_attempt: Hook | None = None
+        self, body: Mapping[str, Any], before_attempt: Hook | None = None, *, retry: bool = True
     ) -> SendResult: ...
 
     async def aclose(self) -> None: ...
@@ -167,11 +167,14 @@ class GraphClient:
             "pool": timeout_s,
         }
 
-    async def send(self, body: Mapping[str, Any], before_attempt: Hook | None = None) -> SendResult:
+    async def send(
+        self, body: Mapping[str, Any], before_attempt: Hook | None = None, *, retry: bool = True
+    ) -> SendResult:
         """POST one message or read/typing marker; never raises for HTTP, API or network errors.
 
         ``before_attempt`` runs before each attempt (the outbox notes when each one started);
-        what it raises ends the send.
+        what it raises ends the send. ``retry=False``: one attempt, for what is not worth a
+        wait (a read receipt).
         """
         content = orjson.dumps(dict(body))
         to = mask(str(body.get("to", "-")))
@@ -220,7 +223,7 @@ class GraphClient:
             # Out of attempts: hand back the last answer instead of raising RetryError.
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
         )
-        result: SendResult = await retrying(attempt)
+        result: SendResult = await retrying(attempt) if retry else await attempt()
         result = replace(result, attempts=attempts)
         if not result.ok:
             log.warning(
