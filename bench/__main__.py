@@ -28,6 +28,7 @@ BENCHMARKS = {
     "intent_accuracy": "keyword intent accuracy vs a naive keyword baseline",
     "intent_latency": "intent latency: fake AI provider at 200 ms, breaker open, keywords",
     "search": "search at 100,000 products vs ILIKE",
+    "checkout": "checkout rush: locks taken last vs held from the start",
     "redis_cluster": "conversation throughput on a 3-master Redis Cluster vs one Redis",
     "e2e": "end to end over HTTP, 1/2/4 processes, vs a bare relay under the same load",
 }

@@ -38,7 +38,9 @@ FROM products WHERE id = ANY($1::bigint[])
 ORDER BY id
 """
 # Checkout locks the rows it reserves, always in id order, so concurrent checkouts never deadlock.
-PRODUCTS_FOR_UPDATE = PRODUCTS + "FOR UPDATE"
+# NO KEY: the order's items already hold key-share locks on them (their foreign key), which a
+# plain FOR UPDATE would wait on, one checkout for the other's.
+PRODUCTS_FOR_UPDATE = PRODUCTS + "FOR NO KEY UPDATE"
 
 _OPTIONS = """
 SELECT id, kind, amount, name_es, name_en FROM shipping_rules
