@@ -70,15 +70,10 @@ class Unrecorded:
         try:
             await self._outbound.record_all(outcomes)
         except BaseException:  # cancelled too: the answers must outlive the caller
-            self.hold(outcomes)
+            for row_id, result in outcomes:
+                if not retryable(result):  # a retryable one may be sent again anyway
+                    self._hold(row_id, result)
             raise
-
-    def hold(self, outcomes: Sequence[tuple[int, SendResult]]) -> None:
-        """Keep the final answers a failed write was to record (a retryable one may be sent
-        again anyway)."""
-        for row_id, result in outcomes:
-            if not retryable(result):
-                self._hold(row_id, result)
 
     def _hold(self, row_id: int, result: SendResult) -> None:
         self._held[row_id] = result

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bot.intent import keywords
 from bot.intent.keywords import classify, detect_language
 from bot.intent.model import Intent
 from bot.intent.normalize import fold
@@ -182,6 +183,22 @@ def test_typo_evidence_is_trusted_less_than_exact_words() -> None:
 )
 def test_typo_matching_does_not_bend_ordinary_words(text: str, intent: str) -> None:
     assert classify(text).intent.value == intent
+
+
+def test_a_long_word_is_not_searched_for_typos(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A 4,000-letter word once took its worker minutes: its two-edit deletion neighbourhood
+    # has some 16 million strings of 4,000 letters. No keyword is within two edits of it.
+    searched: list[int] = []
+
+    def deletions(word: str, depth: int) -> set[str]:
+        searched.append(len(word))
+        return set()
+
+    monkeypatch.setattr(keywords, "_deletions", deletions)
+    word = "".join(chr(ord("a") + (n * 7) % 26) for n in range(4000))
+    assert detect_language(f"hola {word}") == "es"
+    assert classify(f"quiero pagar {word}").intent.value == "checkout"
+    assert max(searched, default=0) < 30  # short typo candidates only, if any
 
 
 @pytest.mark.parametrize(

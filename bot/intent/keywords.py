@@ -54,6 +54,9 @@ class _Lexicon:
     squeezed: dict[str, str]
     deletions: dict[str, tuple[str, ...]]
     language: dict[str, str]
+    # Beyond this length a token is more than two edits from every keyword: no fuzzy search
+    # (its deletion neighbourhood grows with the square of its length).
+    fuzzy_max_len: int
 
 
 def _squeeze(word: str) -> str:
@@ -104,6 +107,7 @@ def _lexicon() -> _Lexicon:
         language={
             w: next(iter(ls)) for w, ls in languages.items() if len(ls) == 1 and "*" not in ls
         },
+        fuzzy_max_len=max(map(len, cue_words)) + _allowed_distance(max(map(len, cue_words))),
     )
 
 
@@ -148,7 +152,8 @@ def _canonical(token: str) -> tuple[str, float]:
         return "jaja", 1.0
     if (squeezed := lexicon.squeezed.get(_squeeze(token))) is not None:
         return squeezed, _SQUEEZE_FACTOR
-    if len(token) >= 4 and (found := _fuzzy(lexicon, token)) is not None:
+    fuzzy = 4 <= len(token) <= lexicon.fuzzy_max_len
+    if fuzzy and (found := _fuzzy(lexicon, token)) is not None:
         return found[0], _FUZZY_FACTOR[found[1]]
     return token, 0.0
 
