@@ -33,13 +33,13 @@ ORDER_STATUSES = ("pending_payment", "paid", "preparing", "shipped", "delivered"
 _PROGRESS = ORDER_STATUSES[:-1]
 _FINAL = frozenset({"delivered", "cancelled"})
 
-_COLUMNS = """
+ORDER_COLUMNS = """
 id, order_number, customer, status, subtotal, shipping_cost, discount, total, currency,
 payment_method, created_at, delivery_address, delivery_option, discount_code
 """
-BY_ID = f"SELECT {_COLUMNS} FROM orders WHERE id = $1"
-BY_NUMBER = f"SELECT {_COLUMNS} FROM orders WHERE order_number = $1"
-BY_WAMID = f"SELECT {_COLUMNS} FROM orders WHERE source_wamid = $1"
+BY_ID = f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1"
+BY_NUMBER = f"SELECT {ORDER_COLUMNS} FROM orders WHERE order_number = $1"
+BY_WAMID = f"SELECT {ORDER_COLUMNS} FROM orders WHERE source_wamid = $1"
 _ITEMS = """
 SELECT order_id, product_id, retailer_id, name, quantity, unit_price
 FROM order_items WHERE order_id = ANY($1::bigint[])
@@ -97,7 +97,8 @@ class OrderSummary:
     discount_code: str | None = None
 
 
-def _summary(row: asyncpg.Record, items: list[QuoteLine]) -> OrderSummary:
+def order_summary(row: asyncpg.Record, items: list[QuoteLine]) -> OrderSummary:
+    """An order from its ORDER_COLUMNS row and its items."""
     address = row["delivery_address"]
     return OrderSummary(
         id=row["id"],
@@ -137,7 +138,7 @@ async def fetch_orders(
                 item["quantity"],
             )
         )
-    return [_summary(row, items[row["id"]]) for row in rows]
+    return [order_summary(row, items[row["id"]]) for row in rows]
 
 
 async def get_order(pool: asyncpg.Pool, order_number: str) -> OrderSummary | None:
@@ -157,7 +158,7 @@ async def list_orders(
             conditions.append(f"{column} = ${len(args)}")
     args.append(limit)
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    query = f"SELECT {_COLUMNS} FROM orders {where} ORDER BY created_at DESC, id DESC LIMIT ${len(args)}"
+    query = f"SELECT {ORDER_COLUMNS} FROM orders {where} ORDER BY created_at DESC, id DESC LIMIT ${len(args)}"
     return await fetch_orders(pool, query, *args)
 
 

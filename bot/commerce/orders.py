@@ -14,7 +14,7 @@ re-exported here so callers need one module.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -22,14 +22,15 @@ import asyncpg
 import orjson
 
 from bot.commerce.order_status import (
-    BY_ID,
     BY_WAMID,
+    ORDER_COLUMNS,
     ORDER_STATUSES,
     OrderError,
     OrderSummary,
     fetch_orders,
     get_order,
     list_orders,
+    order_summary,
     recent_orders,
     set_status,
 )
@@ -79,22 +80,26 @@ FROM unnest($1::bigint[], $2::int[]) AS u(id, quantity)
 WHERE p.id = u.id AND p.stock >= u.quantity
 """
 _USE_DISCOUNT = "UPDATE discount_codes SET uses = uses + 1 WHERE code = $1"
-_INSERT_ORDER = """
-INSERT INTO orders (customer, subtotal, shipping_cost, discount, total, currency, payment_method,
-                    delivery_address, delivery_option, discount_code, source_wamid)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11)
-RETURNING id
-"""
-_INSERT_ITEMS = """
-INSERT INTO order_items (order_id, product_id, retailer_id, name, quantity, unit_price)
-SELECT $1, u.product_id, u.retailer_id, u.name, u.quantity, u.unit_price
-FROM unnest($2::bigint[], $3::text[], $4::text[], $5::int[], $6::numeric[])
-     WITH ORDINALITY AS u(product_id, retailer_id, name, quantity, unit_price, ord)
-ORDER BY u.ord
-"""
-_COUNT_ORDER = (
-    "UPDATE customers SET total_orders = total_orders + 1, updated_at = now() WHERE customer = $1"
+# The order, its items and the customer's order count in one round trip.
+_WRITE_ORDER = f"""
+WITH placed AS (
+    INSERT INTO orders (customer, subtotal, shipping_cost, discount, total, currency,
+                        payment_method, delivery_address, delivery_option, discount_code,
+                        source_wamid)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11)
+    RETURNING {ORDER_COLUMNS}
+), items AS (
+    INSERT INTO order_items (order_id, product_id, retailer_id, name, quantity, unit_price)
+    SELECT placed.id, u.product_id, u.retailer_id, u.name, u.quantity, u.unit_price
+    FROM placed,
+         unnest($12::bigint[], $13::text[], $14::text[], $15::int[], $16::numeric[])
+         WITH ORDINALITY AS u(product_id, retailer_id, name, quantity, unit_price, ord)
+    ORDER BY u.ord
+), counted AS (
+    UPDATE customers SET total_orders = total_orders + 1, updated_at = now() WHERE customer = $1
 )
+SELECT * FROM placed
+"""
 _WAMID_CONSTRAINT = "orders_source_wamid_key"
 
 
@@ -171,8 +176,8 @@ async def _place(
     shipping = await shipping_option(conn, request.shipping_rule_id, subtotal, language="es")
     discount = await _discount(conn, request.discount_code, subtotal, use=lock_first)
     totals = make_quote(cart, lines, currency, shipping.cost, discount)
-    order_id = await conn.fetchval(
-        _INSERT_ORDER,
+    row = await conn.fetchrow(
+        _WRITE_ORDER,
         request.customer,
         totals.subtotal,
         totals.shipping,
@@ -184,18 +189,13 @@ async def _place(
         shipping.name,
         None if discount is None else discount.code,
         request.source_wamid,
-    )
-    await conn.execute(
-        _INSERT_ITEMS,
-        order_id,
         [line.product_id for line in lines],
         [line.retailer_id for line in lines],
         [line.name for line in lines],
         [line.quantity for line in lines],
         [line.unit_price for line in lines],
     )
-    await conn.execute(_COUNT_ORDER, request.customer)
-    [order] = await fetch_orders(conn, BY_ID, order_id)
+    order = order_summary(row, [replace(line, available=line.quantity) for line in lines])
     if not lock_first:
         # Products before the code, as when locking first: concurrent checkouts never deadlock.
         locked, locked_currency = price_lines(cart, await conn.fetch(PRODUCTS_FOR_UPDATE, ids))
