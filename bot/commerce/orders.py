@@ -199,11 +199,10 @@ async def _place(
     if not lock_first:
         # Products before the code, as when locking first: concurrent checkouts never deadlock.
         locked, locked_currency = price_lines(cart, await conn.fetch(PRODUCTS_FOR_UPDATE, ids))
-        priced = [(line.unit_price, line.quantity) for line in lines]
         if (
             short_lines(locked)
             or locked_currency != currency
-            or [(line.unit_price, line.quantity) for line in locked] != priced
+            or [line.unit_price for line in locked] != [line.unit_price for line in lines]
             or await _discount(conn, request.discount_code, subtotal, use=True) != discount
         ):
             raise _Changed
