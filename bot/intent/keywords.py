@@ -90,6 +90,7 @@ def _lexicon() -> _Lexicon:
         for word in stop:
             languages[word].add(lang)
     cue_words = frozenset(w for ws in phrases.values() for p, _ in ws for w in p)
+    longest = max(map(len, cue_words))
     known = cue_words | _FUNCTION_WORDS | POLITE | COMMON
     squeezed: dict[str, str] = {}
     for word in sorted(known, key=lambda w: (_squeeze(w) != w, w)):
@@ -107,7 +108,7 @@ def _lexicon() -> _Lexicon:
         language={
             w: next(iter(ls)) for w, ls in languages.items() if len(ls) == 1 and "*" not in ls
         },
-        fuzzy_max_len=max(map(len, cue_words)) + _allowed_distance(max(map(len, cue_words))),
+        fuzzy_max_len=longest + _allowed_distance(longest),
     )
 
 

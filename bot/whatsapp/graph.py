@@ -214,16 +214,21 @@ class GraphClient:
                 state.upcoming_sleep,
             )
 
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._max_attempts),
-            wait=_Backoff(self._backoff_base_s, self._backoff_max_s),
-            retry=retry_if_result(retryable),
-            sleep=self._sleep,
-            before_sleep=before_sleep,
-            # Out of attempts: hand back the last answer instead of raising RetryError.
-            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
-        )
-        result: SendResult = await retrying(attempt) if retry else await attempt()
+        if retry:
+            retrying = AsyncRetrying(
+                stop=stop_after_attempt(self._max_attempts),
+                wait=_Backoff(self._backoff_base_s, self._backoff_max_s),
+                retry=retry_if_result(retryable),
+                sleep=self._sleep,
+                before_sleep=before_sleep,
+                # Out of attempts: hand back the last answer instead of raising RetryError.
+                retry_error_callback=lambda state: (
+                    state.outcome.result() if state.outcome else None
+                ),
+            )
+            result: SendResult = await retrying(attempt)
+        else:
+            result = await attempt()
         result = replace(result, attempts=attempts)
         if not result.ok:
             log.warning(
