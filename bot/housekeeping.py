@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from bot.cancellation import raise_if_cancelling
 from bot.deps import Deps
 from bot.metrics import INBOX_BACKLOG, INBOX_OLDEST_AGE
 
@@ -33,4 +34,5 @@ async def housekeeping(deps: Deps, *, every_s: float = 5.0, sweep_every: int = 1
             if rounds % sweep_every == 0:
                 await deps.sessions.sweep()
         except Exception as exc:
+            raise_if_cancelling(exc)
             log.warning("housekeeping round failed: %s", type(exc).__name__)

@@ -15,6 +15,7 @@ import contextlib
 import logging
 from collections.abc import Iterator, Sequence
 
+from bot.cancellation import raise_if_cancelling
 from bot.outbound import OutboundLog
 from bot.whatsapp.graph import SendResult, retryable
 
@@ -108,6 +109,7 @@ class Unrecorded:
             self._held.update(batch)
             if not isinstance(exc, Exception):
                 raise  # cancelled: the answers stay held
+            raise_if_cancelling(exc)
             log.info("held send outcomes still not recorded: %s", type(exc).__name__)
             return None
         finally:
