@@ -41,9 +41,7 @@ class Processor:
         self._deps = deps
         self._pipeline = pipeline
 
-    async def resume(
-        self, conn: asyncpg.Connection, customer: str, replies: Sequence[PendingReply]
-    ) -> bool:
+    async def resume(self, customer: str, replies: Sequence[PendingReply]) -> bool:
         """Send replies a previous run committed but did not get out (crash, Graph outage)."""
         return not replies or await self._deps.outbox.flush(customer, replies)
 

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 # Called with the worker's connection (which holds the customer's lock) and one message.
 ProcessFn = Callable[[asyncpg.Connection, PendingMessage], Awaitable[bool]]
 # Called when the lock is first taken with the replies a crash or an outage left unsent.
-ResumeFn = Callable[[asyncpg.Connection, str, Sequence[PendingReply]], Awaitable[bool]]
+ResumeFn = Callable[[str, Sequence[PendingReply]], Awaitable[bool]]
 
 _POLL = """
 SELECT customer FROM (
@@ -190,7 +190,7 @@ class InboxWorkers:
         if turn is None:
             return  # another worker or instance has this customer; it drains the backlog
         try:
-            if not await self._resume(conn, customer, turn.replies):
+            if not await self._resume(customer, turn.replies):
                 return  # replies still waiting on the Graph API; keep order, retry at next poll
             self._dirty.discard(customer)
             batch = turn.messages

@@ -31,9 +31,7 @@ async def _run(
         await mark_done(conn, message.id, rate_limited=False)
         return True
 
-    async def resume(
-        conn: asyncpg.Connection, customer: str, replies: Sequence[PendingReply]
-    ) -> bool:
+    async def resume(customer: str, replies: Sequence[PendingReply]) -> bool:
         return True
 
     workers = InboxWorkers(
