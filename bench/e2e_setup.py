@@ -63,11 +63,9 @@ def wait_ready(kind: str, processes: int, port: int, database: str) -> None:
                 url = f"http://127.0.0.1:{port}/health"
                 if len({client.get(url).json()["pid"] for _ in range(60)}) >= processes:
                     return
-        # Per process: its inbox workers, their poller, the config listener, the pool's 2.
-        elif (
-            asyncio.run(connections(database))
-            >= (int(bot_env(processes)["BOT_WORKERS"]) + 4) * processes
-        ):
+        # Per process: the inbox poller, the config listener and the pool's first 2 (the turn
+        # desk connects with the first message).
+        elif asyncio.run(connections(database)) >= 4 * processes:
             time.sleep(0.5)
             return
         time.sleep(0.3)

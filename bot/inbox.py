@@ -15,19 +15,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
-import orjson
 
 from bot.customers import KnownCustomer
-from bot.outbound import PendingReply, unsettled
 from bot.whatsapp.events import StoredMessage
 
 __all__ = [
-    "BATCH",
     "STORAGE_DOWN",
     "InboxWriter",
     "PendingMessage",
-    "Turn",
-    "begin_turn",
     "mark_done",
     "mark_failed_attempt",
 ]
@@ -54,10 +49,6 @@ ORDER BY m.ord
 ON CONFLICT (wamid) DO NOTHING
 RETURNING wamid
 """
-
-# The customer's lock, unsettled replies and pending messages in one round trip
-# (sql/migrations/0010_turn_round_trips.sql).
-_BEGIN_TURN = "SELECT locked, replies, messages, known FROM begin_turn($1, $2, $3)"
 
 # Defined in sql/migrations/0010_turn_round_trips.sql (processing commits it with the rest).
 _MARK_DONE = "SELECT mark_inbound_done($1, $2)"
@@ -155,42 +146,13 @@ class InboxWriter:
         return {row["wamid"] for row in rows}
 
 
-# Messages one worker takes from one customer per turn.
-BATCH = 20
-
-
-@dataclass(frozen=True, slots=True)
-class Turn:
-    """What waits for a customer whose lock a worker has just taken."""
-
-    replies: list[PendingReply]  # committed earlier, not yet out (crash, Graph outage): first
-    messages: list[PendingMessage]  # oldest first, at most BATCH
-
-
-async def begin_turn(
-    conn: asyncpg.Connection, customer: str, *, grace_s: float, limit: int = BATCH
-) -> Turn | None:
-    """Take the customer's session lock on ``conn``; None if another worker holds it."""
-    row = await conn.fetchrow(_BEGIN_TURN, customer, grace_s, limit)
-    if not row["locked"]:
-        return None
-    known = KnownCustomer(**orjson.loads(row["known"])) if row["known"] else None
-    return Turn(
-        unsettled(row["replies"]),
-        [
-            PendingMessage(m["id"], m["wamid"], m["envelope"], m["attempts"], known)
-            for m in orjson.loads(row["messages"])
-        ],
-    )
-
-
-async def mark_done(conn: asyncpg.Connection, message_id: int, *, rate_limited: bool) -> None:
-    await conn.execute(_MARK_DONE, message_id, rate_limited)
+async def mark_done(db: asyncpg.Pool, message_id: int, *, rate_limited: bool) -> None:
+    await db.execute(_MARK_DONE, message_id, rate_limited)
 
 
 async def mark_failed_attempt(
-    conn: asyncpg.Connection, message_id: int, error: str, max_attempts: int
+    db: asyncpg.Pool, message_id: int, error: str, max_attempts: int
 ) -> str:
     """Count a failed attempt; return the new state ('pending' to retry, or 'failed')."""
-    state: str = await conn.fetchval(_MARK_ATTEMPT, message_id, error[:500], max_attempts)
+    state: str = await db.fetchval(_MARK_ATTEMPT, message_id, error[:500], max_attempts)
     return state

@@ -6,24 +6,20 @@ import logging
 import time
 from collections.abc import Sequence
 
-import asyncpg
-
 from bot.deps import Deps
 from bot.inbox import STORAGE_DOWN, PendingMessage, mark_done, mark_failed_attempt
 from bot.logs import log_context, mask, note
 from bot.metrics import MESSAGES, message_type
-from bot.outbound import PendingReply, reply_columns, unsettled
+from bot.outbound import PendingReply, reply_columns
 from bot.pipeline.core import Context, Handler
+from bot.turns import Finish, Turn
 from bot.whatsapp.events import InboundMessage
 from bot.whatsapp.parse import parse_body
 
-__all__ = ["FINISH", "Processor"]
+__all__ = ["Processor"]
 
 log = logging.getLogger(__name__)
 
-# Session, replies and `done` in one statement, so one transaction and one round trip, which
-# also reads the replies to send (sql/migrations/0010_turn_round_trips.sql).
-FINISH = "SELECT finish_message($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8, $9, $10, $11, $12)"
 _NO_SESSION = (None, None, None, None)
 
 
@@ -45,18 +41,16 @@ class Processor:
         """Send replies a previous run committed but did not get out (crash, Graph outage)."""
         return not replies or await self._deps.outbox.flush(customer, replies)
 
-    async def process(self, conn: asyncpg.Connection, pending: PendingMessage) -> bool:
+    async def process(self, turn: Turn, pending: PendingMessage) -> bool:
         message = _reparse(pending.envelope)
         if message is None:  # stored before a parser change made it unreadable: keep, skip
-            await mark_done(conn, pending.id, rate_limited=False)
+            await mark_done(self._deps.pool, pending.id, rate_limited=False)
             return True
         # Every line logged while this message is processed carries its id and masked sender.
         with log_context(wamid=message.id, customer=mask(message.customer), timed=True):
-            return await self._process(conn, pending, message)
+            return await self._process(turn, pending, message)
 
-    async def _process(
-        self, conn: asyncpg.Connection, pending: PendingMessage, message: InboundMessage
-    ) -> bool:
+    async def _process(self, turn: Turn, pending: PendingMessage, message: InboundMessage) -> bool:
         started = time.perf_counter()
         ctx = Context(message=message, deps=self._deps, known=pending.known)
         outbox = self._deps.outbox
@@ -68,17 +62,16 @@ class Processor:
                 self._deps.sessions.columns(ctx.session) if ctx.session is not None else _NO_SESSION
             )
             replies = reply_columns(message.id, ctx.outbox, claim=True)
-            to_send = await conn.fetchval(
-                FINISH, pending.id, ctx.rate_limited, message.customer, *session, *replies,
-                outbox.grace_s,
-            )  # fmt: skip
+            to_send = await turn.finish(
+                Finish(pending.id, ctx.rate_limited, message.customer, session, replies)
+            )
             if ctx.session is not None:
                 await self._deps.sessions.cache(ctx.session)
         except STORAGE_DOWN:
             raise  # the worker reconnects; the message stays pending
         except Exception as exc:
             state = await mark_failed_attempt(
-                conn, pending.id, repr(exc), self._deps.settings.max_attempts
+                self._deps.pool, pending.id, repr(exc), self._deps.settings.max_attempts
             )
             log.exception(
                 "message attempt failed",
@@ -94,7 +87,7 @@ class Processor:
         note(stage="send")
         if ctx.receipt is not None:
             await ctx.receipt  # the ticks before the answer; a failed receipt is only logged
-        return await outbox.flush(message.customer, unsettled(to_send))
+        return await outbox.flush(message.customer, to_send)
 
 
 def _record(ctx: Context, seconds: float) -> None:

@@ -1,10 +1,10 @@
 """In-process workers that drain the inbox, one customer at a time, in arrival order.
 
-Ordering across processes: a worker processes a customer only while it holds a PostgreSQL
-session advisory lock on that customer. The lock lives on the worker's own connection, so
-a crashed or killed process releases it at once, and its unprocessed messages (still
-``pending`` in the inbox) are taken by the next worker that polls, here or in another
-instance, without Meta redelivering anything.
+Ordering across processes: a worker processes a customer only while its process holds a
+PostgreSQL session advisory lock on that customer (bot/turns.py), so a crashed or killed
+process releases it at once, and its unprocessed messages (still ``pending`` in the inbox) are
+taken by the next worker that polls, here or in another instance, without Meta redelivering
+anything. Within a process, a customer is served by one worker at a time.
 """
 
 from __future__ import annotations
@@ -17,15 +17,16 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 
-from bot.inbox import BATCH, STORAGE_DOWN, PendingMessage, begin_turn
+from bot.inbox import STORAGE_DOWN, PendingMessage
 from bot.outbound import PendingReply
+from bot.turns import BATCH, Turn, TurnDesk
 
 __all__ = ["InboxWorkers", "ProcessFn"]
 
 log = logging.getLogger(__name__)
 
-# Called with the worker's connection (which holds the customer's lock) and one message.
-ProcessFn = Callable[[asyncpg.Connection, PendingMessage], Awaitable[bool]]
+# Called with the customer's turn (which commits the message's outcome) and one message.
+ProcessFn = Callable[[Turn, PendingMessage], Awaitable[bool]]
 # Called when the lock is first taken with the replies a crash or an outage left unsent.
 ResumeFn = Callable[[str, Sequence[PendingReply]], Awaitable[bool]]
 
@@ -43,8 +44,6 @@ GROUP BY customer ORDER BY min(first) LIMIT $1
 # Webhook requests in flight above which the workers let the acks go first.
 _ACK_BURST = 32
 _YIELD_STEP_S = 0.05
-# The lock is taken by begin_turn() (sql/migrations/0010_turn_round_trips.sql).
-_UNLOCK = "SELECT pg_advisory_unlock(hashtextextended($1, 7301442))"
 
 
 class InboxWorkers:
@@ -60,7 +59,6 @@ class InboxWorkers:
         max_yield_s: float = 1.0,
         send_grace_s: float = 20.0,
     ) -> None:
-        self._send_grace_s = send_grace_s
         self._dsn = dsn
         self._acks_waiting = acks_waiting
         self._max_yield_s = max_yield_s
@@ -74,6 +72,7 @@ class InboxWorkers:
         self._dirty: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._desk = TurnDesk(dsn, grace_s=send_grace_s)
 
     def notify(self, customer: str) -> None:
         """A new message for ``customer`` was stored: schedule it now instead of at the next poll."""
@@ -110,6 +109,7 @@ class InboxWorkers:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        await self._desk.aclose()  # its connection goes, and every customer lock with it
         self._ready = asyncio.Queue()
         self._scheduled.clear()
 
@@ -145,33 +145,23 @@ class InboxWorkers:
 
     async def _worker(self, number: int) -> None:
         while not self._stopping:
+            customer = await self._ready.get()
+            if self._stopping:
+                return
+            await self._yield_to_acks()
+            self._active.add(customer)
+            self._scheduled.discard(customer)
             try:
-                conn = await asyncpg.connect(self._dsn)
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("inbox worker %d cannot connect: %s", number, exc)
-                await asyncio.sleep(self._poll_interval_s)
-                continue
-            try:
-                while True:
-                    customer = await self._ready.get()
-                    if self._stopping:
-                        return
-                    await self._yield_to_acks()
-                    self._active.add(customer)
-                    self._scheduled.discard(customer)
-                    try:
-                        await self._serve(conn, customer)
-                    finally:
-                        self._active.discard(customer)
-                        if customer in self._dirty:  # announced while we were unlocking
-                            self._dirty.discard(customer)
-                            self.notify(customer)
+                await self._serve(customer)
             except (*STORAGE_DOWN, asyncpg.PostgresError) as exc:
-                log.warning("inbox worker %d lost its connection: %s", number, exc)
+                # The customer's messages stay pending: the poller announces them again.
+                log.warning("inbox worker %d: PostgreSQL failed: %s", number, exc)
+                await asyncio.sleep(self._poll_interval_s)
             finally:
-                # A stop may have cut a query short: terminate instead of a polite close that
-                # would wait on it. Either way the server frees the customer locks.
-                conn.terminate()
+                self._active.discard(customer)
+                if customer in self._dirty:  # announced while we were releasing it
+                    self._dirty.discard(customer)
+                    self.notify(customer)
 
     async def _yield_to_acks(self) -> None:
         """In a burst, the webhook first: Meta waits on each ack (and retries, then disables a
@@ -185,8 +175,8 @@ class InboxWorkers:
             await asyncio.sleep(_YIELD_STEP_S)
             waited += _YIELD_STEP_S
 
-    async def _serve(self, conn: asyncpg.Connection, customer: str) -> None:
-        turn = await begin_turn(conn, customer, grace_s=self._send_grace_s)
+    async def _serve(self, customer: str) -> None:
+        turn = await self._desk.begin(customer)
         if turn is None:
             return  # another worker or instance has this customer; it drains the backlog
         try:
@@ -198,7 +188,7 @@ class InboxWorkers:
                 if self._stopping:
                     return  # the rest stays pending for the next run or another instance
                 await self._yield_to_acks()
-                if not await self._process(conn, message):
+                if not await self._process(turn, message):
                     return  # failed attempt: retried at the next poll, order kept
             if len(batch) == BATCH:
                 # One batch per turn, then to the back of the queue: a chatty customer must not
@@ -208,5 +198,4 @@ class InboxWorkers:
                 # second lock-and-look round trip for an empty batch.
                 self._dirty.add(customer)
         finally:
-            if not self._stopping:  # on a stop the connection closes, which unlocks
-                await conn.execute(_UNLOCK, customer)
+            turn.release()

@@ -1,5 +1,5 @@
-"""begin_turn(): one round trip takes a customer's lock and reads what waits for it (replies,
-messages, the customer's record)."""
+"""The turn desk: one round trip takes a customer's lock and reads what waits for it (replies,
+messages, the customer's record); the lock holds against other instances until released."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import asyncpg
 
 from bot.botlink import InProcessLink
 from bot.customers import CustomerRecord, KnownCustomer
-from bot.inbox import begin_turn
 from bot.outbound import OutboundLog
 from bot.simulator import SimCustomer
+from bot.turns import TurnDesk
 
 CUSTOMER = "5491100000931"
 _INBOUND = """
@@ -20,20 +20,22 @@ _OUTBOUND = """
 INSERT INTO outbound_messages (idempotency_key, customer, kind, body, status, sending_at)
 VALUES ($1, $2, $3, '{"type": "text"}', $4, now()) RETURNING id
 """
-_UNLOCK = "SELECT pg_advisory_unlock(hashtextextended($1, 7301442))"
 
 
-async def test_the_lock_and_what_waits_come_together(database_url: str) -> None:
-    first, second = await asyncpg.connect(database_url), await asyncpg.connect(database_url)
+async def test_the_lock_and_what_waits_come_together(
+    database_url: str, pg_pool: asyncpg.Pool
+) -> None:
+    first = TurnDesk(database_url, grace_s=20, limit=2)
+    second, late = TurnDesk(database_url, grace_s=20), TurnDesk(database_url, grace_s=0)
     try:
         for n, state in enumerate(("pending", "done", "pending", "failed", "pending")):
             envelope = f'{{"n": {n}, "text": {{"body": "ñandú ✓"}}}}'
-            await first.execute(_INBOUND, f"wamid.T{n}", CUSTOMER, envelope, state)
-        await first.execute(_INBOUND, "wamid.other", "5491100000932", "{}", "pending")
+            await pg_pool.execute(_INBOUND, f"wamid.T{n}", CUSTOMER, envelope, state)
+        await pg_pool.execute(_INBOUND, "wamid.other", "5491100000932", "{}", "pending")
         for key, status in (("a:0", "accepted"), ("b:0", "pending"), ("b:1", "sending")):
-            await first.execute(_OUTBOUND, key, CUSTOMER, "text", status)
+            await pg_pool.execute(_OUTBOUND, key, CUSTOMER, "text", status)
 
-        turn = await begin_turn(first, CUSTOMER, grace_s=20, limit=2)
+        turn = await first.begin(CUSTOMER)
         assert turn is not None
         # Oldest first, at most `limit`, only this customer's pending ones, envelopes decoded.
         assert [m.wamid for m in turn.messages] == ["wamid.T0", "wamid.T2"]
@@ -43,14 +45,15 @@ async def test_the_lock_and_what_waits_come_together(database_url: str) -> None:
             ("b:0", False, False),
             ("b:1", True, True),
         ]
-        assert await begin_turn(second, CUSTOMER, grace_s=20) is None  # held by `first`
-        await first.execute(_UNLOCK, CUSTOMER)
-        again = await begin_turn(second, CUSTOMER, grace_s=0)
+        assert await second.begin(CUSTOMER) is None  # held by `first`: another instance
+        turn.release()
+        await first.begin("5491100000932")  # the release goes with the next round trip
+        again = await late.begin(CUSTOMER)
         assert again is not None
         assert [r.awaiting_status for r in again.replies] == [False, False]  # grace over
     finally:
-        await first.close()
-        await second.close()
+        for desk in (first, second, late):
+            await desk.aclose()
 
 
 async def test_a_sending_mark_stops_at_a_settled_row(pg_pool: asyncpg.Pool) -> None:
@@ -62,23 +65,29 @@ async def test_a_sending_mark_stops_at_a_settled_row(pg_pool: asyncpg.Pool) -> N
     assert not await log.mark_sending(reply)  # settled by a status webhook meanwhile
 
 
-async def test_the_turn_brings_the_customers_record(database_url: str) -> None:
-    conn = await asyncpg.connect(database_url)
+async def test_the_turn_brings_the_customers_record(
+    database_url: str, pg_pool: asyncpg.Pool
+) -> None:
+    desk, other = TurnDesk(database_url, grace_s=20), TurnDesk(database_url, grace_s=20)
     try:
-        await conn.execute(_INBOUND, "wamid.K1", CUSTOMER, "{}", "pending")
-        first = await begin_turn(conn, CUSTOMER, grace_s=20)
+        await pg_pool.execute(_INBOUND, "wamid.K1", CUSTOMER, "{}", "pending")
+        first = await desk.begin(CUSTOMER)
         assert first is not None and first.messages[0].known is None  # first contact
-        await conn.execute(_UNLOCK, CUSTOMER)
-        await conn.execute(
+        first.release()
+        await pg_pool.execute(
             "INSERT INTO customers (customer, wa_id, name, tier, language)"
             " VALUES ($1, $1, 'Ana', 'vip', 'en')",
             CUSTOMER,
         )
-        later = await begin_turn(conn, CUSTOMER, grace_s=20)
+        later = await desk.begin(CUSTOMER)  # released and taken again in one round trip
         assert later is not None
         assert later.messages[0].known == KnownCustomer("vip", "en", 0, "Ana", CUSTOMER, None)
+        later.release()
+        await desk.begin("5491100000932")
+        assert await other.begin(CUSTOMER) is not None  # held once, released once: free
     finally:
-        await conn.close()
+        await desk.aclose()
+        await other.aclose()
 
 
 def test_a_message_that_changes_nothing_needs_no_touch() -> None:

@@ -10,6 +10,7 @@ import asyncpg
 from bot.inbox import InboxWriter, PendingMessage, mark_done
 from bot.outbound import PendingReply
 from bot.simulator import SimCustomer
+from bot.turns import Turn
 from bot.whatsapp.events import StoredMessage
 from bot.whatsapp.parse import index_body
 from bot.workers import InboxWorkers
@@ -26,9 +27,9 @@ async def _run(
     await writer.aclose()
     processed: list[str] = []
 
-    async def process(conn: asyncpg.Connection, message: PendingMessage) -> bool:
+    async def process(turn: Turn, message: PendingMessage) -> bool:
         processed.append(message.wamid)
-        await mark_done(conn, message.id, rate_limited=False)
+        await mark_done(pool, message.id, rate_limited=False)
         return True
 
     async def resume(customer: str, replies: Sequence[PendingReply]) -> bool:
