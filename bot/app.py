@@ -48,12 +48,12 @@ async def running(
     processor = Processor(deps, build_pipeline())
     deps.workers = InboxWorkers(
         settings.database_url,
+        deps.turns,
         processor.process,
         processor.resume,
         concurrency=settings.workers,
         poll_interval_s=settings.inbox_poll_ms / 1000,
         acks_waiting=lambda: deps.acks_in_flight,
-        send_grace_s=settings.send_grace_s,
     )
     if settings.allow_unsigned_webhooks:
         log.warning(

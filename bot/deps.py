@@ -20,6 +20,7 @@ from bot.recorder import Recorder, RecordingGraph
 from bot.redis_client import RedisClient, create_redis
 from bot.sessions import SessionStore
 from bot.settings import Settings
+from bot.turns import TurnDesk
 from bot.whatsapp.graph import GraphClient, GraphSender
 from bot.workers import InboxWorkers
 
@@ -44,6 +45,7 @@ class Deps:
     http: httpx.AsyncClient
     router: IntentRouter
     payments: StripeCheckout | None = None
+    turns: TurnDesk  # the inbox workers' locks and commits, and the outbox's records
     workers: InboxWorkers = field(init=False)
     # Webhook requests being answered right now: in a burst the workers let them go first.
     acks_in_flight: int = field(default=0, init=False)
@@ -60,6 +62,7 @@ class Deps:
         await self.inbox.aclose()
         await self.router.flush()  # buffered intent events need the pool
         await self.outbox.aclose()  # answers held during an outage need the pool
+        await self.turns.aclose()
         await self.graph.aclose()
         await self.http.aclose()
         await self.redis.aclose()
@@ -103,7 +106,8 @@ async def build_deps(
     # Operators' changes to providers reach every instance as they do for system_config.
     config.on_notify("ai_provider_config", router.reload)
     await config.start(settings.database_url)
-    outbound = OutboundLog(pool)
+    turns = TurnDesk(settings.database_url, grace_s=settings.send_grace_s)
+    outbound = OutboundLog(pool, record_via=turns.record)
     return Deps(
         settings=settings,
         pool=pool,
@@ -120,6 +124,7 @@ async def build_deps(
         http=http,
         router=router,
         payments=_payments(settings, http),
+        turns=turns,
     )
 
 

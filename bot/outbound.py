@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -104,7 +104,7 @@ def unsettled(replies: str) -> list[PendingReply]:
     return [PendingReply(*(r[f] for f in fields)) for r in orjson.loads(replies)]
 
 
-def _outcome_columns(outcomes: Sequence[tuple[int, SendResult]]) -> tuple[list[Any], ...]:
+def outcome_columns(outcomes: Sequence[tuple[int, SendResult]]) -> tuple[list[Any], ...]:
     """Graph API answers as the columns record_replies() takes."""
     results = [result for _, result in outcomes]
     return (
@@ -118,9 +118,14 @@ def _outcome_columns(outcomes: Sequence[tuple[int, SendResult]]) -> tuple[list[A
     )
 
 
+# Records answers on the caller's behalf: in the bot, the turn desk's shared round trips.
+RecordFn = Callable[[Sequence[tuple[int, SendResult]]], Awaitable[None]]
+
+
 class OutboundLog:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, record_via: RecordFn | None = None) -> None:
         self._pool = pool
+        self._record_via = record_via
 
     async def enqueue(
         self,
@@ -144,8 +149,11 @@ class OutboundLog:
         return bool(await self._pool.fetchval(_MARK_SENDING, row_id))
 
     async def record_all(self, outcomes: Sequence[tuple[int, SendResult]]) -> None:
-        """Record Graph API answers in one round trip."""
-        await self._pool.execute(_RECORD, *_outcome_columns(outcomes))
+        """Record Graph API answers in one round trip (shared with others' via ``record_via``)."""
+        if self._record_via is not None:
+            await self._record_via(outcomes)
+        else:
+            await self._pool.execute(_RECORD, *outcome_columns(outcomes))
 
     async def apply_status(self, status: StatusUpdate) -> None:
         await self.apply_statuses((status,))

@@ -4,8 +4,9 @@ All the inbox workers of a process share one PostgreSQL connection for this (the
 holds every customer lock (a session advisory lock) the process's workers have, and what the
 workers ask of it while a round trip is under way goes in the next one, as one call of
 turn_round() (sql/migrations/0012_turn_rounds.sql): release the customers whose turns ended,
-commit the messages whose processing ended, take the customers whose turns begin. Under load
-one round trip and one commit serve many messages; alone, a request goes at once.
+record the Graph API's answers to the replies sent, commit the messages whose processing
+ended, take the customers whose turns begin. Under load one round trip and one commit serve
+many messages; alone, a request goes at once.
 
 If the connection is lost, so are its locks, and another instance may take those customers:
 the turns begun on it are over (``TurnLost``), their messages stay pending, and the next
@@ -19,24 +20,28 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import asyncpg
 import orjson
 
 from bot.customers import KnownCustomer
 from bot.inbox import PendingMessage
-from bot.outbound import PendingReply, unsettled
+from bot.outbound import PendingReply, outcome_columns, unsettled
+from bot.whatsapp.graph import SendResult
 
-__all__ = ["BATCH", "Finish", "Turn", "TurnDesk", "TurnLost"]
+__all__ = ["BATCH", "Finish", "RoundRefused", "Turn", "TurnDesk", "TurnLost"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Messages one worker takes from one customer per turn.
 BATCH = 20
 
 _ROUND = """
 SELECT kind, n, locked, replies, messages, known, error
-FROM turn_round($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+FROM turn_round($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                $18, $19, $20, $21, $22, $23, $24)
 """
 
 
@@ -44,8 +49,9 @@ class TurnLost(ConnectionError):
     """The desk's connection, and with it the customer's lock, was lost during the turn."""
 
 
-class FinishFailed(Exception):
-    """PostgreSQL refused one message's commit (the round's other messages went through)."""
+class RoundRefused(Exception):
+    """PostgreSQL refused one message's commit, or a round's answers to record; the rest of the
+    round went through."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +87,7 @@ class Turn:
 
 _Begin = tuple[str, "asyncio.Future[Turn | None]"]
 _Finishing = tuple[Finish, "asyncio.Future[list[PendingReply]]"]
+_Recording = tuple[Sequence[tuple[int, SendResult]], "asyncio.Future[None]"]
 
 
 class TurnDesk:
@@ -93,6 +100,7 @@ class TurnDesk:
         self._releases: list[str] = []
         self._finishes: list[_Finishing] = []
         self._begins: list[_Begin] = []
+        self._records: list[_Recording] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -111,6 +119,13 @@ class TurnDesk:
         self._kick()
         return await future
 
+    async def record(self, outcomes: Sequence[tuple[int, SendResult]]) -> None:
+        """Record Graph API answers to replies (any customer's; no lock needed)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._records.append((outcomes, future))
+        self._kick()
+        await future
+
     def release(self, turn: Turn) -> None:
         if turn.epoch == self._epoch:  # else the lock went with the old connection
             self._releases.append(turn.customer)
@@ -127,9 +142,10 @@ class TurnDesk:
             self._conn.terminate()
             self._conn = None
         self._epoch += 1
-        _fail(self._finishes, TurnLost("the turn desk closed"))
-        _fail(self._begins, TurnLost("the turn desk closed"))
-        self._releases, self._finishes, self._begins = [], [], []
+        closed = TurnLost("the turn desk closed")
+        for waiting in (self._finishes, self._begins, self._records):
+            _fail(waiting, closed)
+        self._releases, self._finishes, self._begins, self._records = [], [], [], []
 
     def _kick(self) -> None:
         if self._task is None or self._task.done():
@@ -140,13 +156,19 @@ class TurnDesk:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            releases, finishes, begins = self._releases, self._finishes, self._begins
-            self._releases, self._finishes, self._begins = [], [], []
-            if releases or finishes or begins:
-                await self._round(releases, finishes, begins)
+            releases, finishes, begins, records = (
+                self._releases, self._finishes, self._begins, self._records
+            )  # fmt: skip
+            self._releases, self._finishes, self._begins, self._records = [], [], [], []
+            if releases or finishes or begins or records:
+                await self._round(releases, finishes, begins, records)
 
     async def _round(
-        self, releases: list[str], finishes: list[_Finishing], begins: list[_Begin]
+        self,
+        releases: list[str],
+        finishes: list[_Finishing],
+        begins: list[_Begin],
+        records: list[_Recording],
     ) -> None:
         try:
             if self._conn is None:
@@ -154,17 +176,21 @@ class TurnDesk:
             rows = await self._conn.fetch(
                 _ROUND, releases, *_finish_columns([f for f, _ in finishes]),
                 [customer for customer, _ in begins], self._grace_s, self._limit,
+                *outcome_columns([outcome for outcomes, _ in records for outcome in outcomes]),
             )  # fmt: skip
         except Exception as exc:
             # Whatever failed, locks may have been taken or released before it did (advisory
             # locks ignore rollbacks): only a new connection knows for sure which it holds.
             self._drop(exc)
-            _fail(finishes, exc)
-            _fail(begins, exc)
+            for waiting in (finishes, begins, records):
+                _fail(waiting, exc)
             return
         for row in rows:
             if row["kind"] == "finish":
                 self._settle_finish(finishes[row["n"] - 1][1], row)
+            elif row["kind"] == "record":
+                for _, future in records:
+                    _settle(future, None, row["error"])
             else:
                 customer, future = begins[row["n"] - 1]
                 self._settle_begin(customer, future, row)
@@ -176,19 +202,14 @@ class TurnDesk:
             self._conn = None
             log.warning("turn desk lost its connection: %s", exc)
         self._epoch += 1
-        # Begins wait for the next connection.
+        # Begins and records wait for the next connection.
         _fail(self._finishes, TurnLost(f"the connection holding the locks was lost: {exc}"))
         self._releases, self._finishes = [], []
 
     def _settle_finish(
         self, future: asyncio.Future[list[PendingReply]], row: asyncpg.Record
     ) -> None:
-        if future.done():
-            return
-        if row["error"] is not None:
-            future.set_exception(FinishFailed(row["error"]))
-        else:
-            future.set_result(unsettled(row["replies"]))
+        _settle(future, unsettled(row["replies"]) if row["error"] is None else [], row["error"])
 
     def _settle_begin(
         self, customer: str, future: asyncio.Future[Turn | None], row: asyncpg.Record
@@ -232,7 +253,18 @@ def _finish_columns(finishes: Sequence[Finish]) -> list[list[object]]:
     return columns
 
 
-def _fail(requests: Sequence[_Begin] | Sequence[_Finishing], exc: BaseException) -> None:
+def _settle(future: asyncio.Future[T], result: T, error: str | None) -> None:
+    if future.done():  # its caller was cancelled
+        return
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(RoundRefused(error))
+
+
+def _fail(
+    requests: Sequence[_Begin] | Sequence[_Finishing] | Sequence[_Recording], exc: BaseException
+) -> None:
     for _, future in requests:
         if not future.done():
             future.set_exception(exc)

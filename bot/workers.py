@@ -19,7 +19,7 @@ import asyncpg
 
 from bot.inbox import STORAGE_DOWN, PendingMessage
 from bot.outbound import PendingReply
-from bot.turns import BATCH, Turn, TurnDesk
+from bot.turns import BATCH, RoundRefused, Turn, TurnDesk
 
 __all__ = ["InboxWorkers", "ProcessFn"]
 
@@ -50,6 +50,7 @@ class InboxWorkers:
     def __init__(
         self,
         dsn: str,
+        desk: TurnDesk,
         process: ProcessFn,
         resume: ResumeFn,
         *,
@@ -57,7 +58,6 @@ class InboxWorkers:
         poll_interval_s: float = 0.5,
         acks_waiting: Callable[[], int] = lambda: 0,
         max_yield_s: float = 1.0,
-        send_grace_s: float = 20.0,
     ) -> None:
         self._dsn = dsn
         self._acks_waiting = acks_waiting
@@ -72,7 +72,7 @@ class InboxWorkers:
         self._dirty: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
-        self._desk = TurnDesk(dsn, grace_s=send_grace_s)
+        self._desk = desk
 
     def notify(self, customer: str) -> None:
         """A new message for ``customer`` was stored: schedule it now instead of at the next poll."""
@@ -153,7 +153,7 @@ class InboxWorkers:
             self._scheduled.discard(customer)
             try:
                 await self._serve(customer)
-            except (*STORAGE_DOWN, asyncpg.PostgresError) as exc:
+            except (*STORAGE_DOWN, asyncpg.PostgresError, RoundRefused) as exc:
                 # The customer's messages stay pending: the poller announces them again.
                 log.warning("inbox worker %d: PostgreSQL failed: %s", number, exc)
                 await asyncio.sleep(self._poll_interval_s)

@@ -10,7 +10,8 @@ import asyncpg
 import pytest
 
 from bot.inbox import STORAGE_DOWN
-from bot.turns import Finish, FinishFailed, Turn, TurnDesk, TurnLost
+from bot.turns import Finish, RoundRefused, Turn, TurnDesk, TurnLost
+from bot.whatsapp.graph import SendResult
 
 CUSTOMER = "5491100000901"
 INSERT_INBOUND = """
@@ -85,7 +86,7 @@ async def test_a_failing_message_rolls_back_alone(desk: TurnDesk, pg_pool: async
     failed, landed = await asyncio.gather(
         bad.finish(broken), good.finish(fine), return_exceptions=True
     )
-    assert isinstance(failed, FinishFailed) and "json" in str(failed)
+    assert isinstance(failed, RoundRefused) and "json" in str(failed)
     assert await _state(pg_pool) == ("pending", 0, 0)
     assert not isinstance(landed, BaseException) and [r.key for r in landed] == ["g:0"]
     assert await _state(pg_pool, good.customer) == ("done", 1, 1)
@@ -121,3 +122,21 @@ async def test_a_lost_connection_ends_its_turns(
         assert await desk.begin("5491100000903") is not None  # a new connection, a new epoch
     finally:
         await other.aclose()
+
+
+async def test_answers_are_recorded_in_the_same_round_trip(
+    desk: TurnDesk, pg_pool: asyncpg.Pool
+) -> None:
+    turn = await _turn(desk, pg_pool)
+    first = Finish(
+        turn.messages[0].id, False, CUSTOMER, NO_SESSION, (["a:0"], ["text"], ["{}"], [True])
+    )
+    (reply,) = await turn.finish(first)
+    later = await _turn(desk, pg_pool, "5491100000902")
+    second = Finish(later.messages[0].id, False, later.customer, NO_SESSION, ([], [], [], []))
+    answer = SendResult(True, "wamid.OUT", 200, None, None, 1)
+    # The answer to the first customer's reply and the second customer's commit, together.
+    await asyncio.gather(desk.record([(reply.id, answer)]), later.finish(second))
+    row = await pg_pool.fetchrow("SELECT status, wamid FROM outbound_messages")
+    assert row is not None and (row["status"], row["wamid"]) == ("accepted", "wamid.OUT")
+    assert await _state(pg_pool, later.customer) == ("done", 0, 0)

@@ -10,7 +10,7 @@ import asyncpg
 from bot.inbox import InboxWriter, PendingMessage, mark_done
 from bot.outbound import PendingReply
 from bot.simulator import SimCustomer
-from bot.turns import Turn
+from bot.turns import Turn, TurnDesk
 from bot.whatsapp.events import StoredMessage
 from bot.whatsapp.parse import index_body
 from bot.workers import InboxWorkers
@@ -35,8 +35,9 @@ async def _run(
     async def resume(customer: str, replies: Sequence[PendingReply]) -> bool:
         return True
 
+    desk = TurnDesk(database_url, grace_s=20)
     workers = InboxWorkers(
-        database_url, process, resume, concurrency=2, acks_waiting=lambda: waiting[0],
+        database_url, desk, process, resume, concurrency=2, acks_waiting=lambda: waiting[0],
         max_yield_s=max_yield_s,
     )  # fmt: skip
     await workers.start()
@@ -49,6 +50,7 @@ async def _run(
         await workers.drain(timeout_s=10)
     finally:
         await workers.stop()
+        await desk.aclose()
     return during, len(processed)
 
 
