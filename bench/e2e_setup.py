@@ -45,8 +45,9 @@ async def connections(database: str) -> int:
 
 
 def bot_env(processes: int) -> dict[str, str]:
-    """The same 16 workers and 20 pooled connections in all, however many processes share them:
-    4 processes with the defaults would need 152 of PostgreSQL's 100 connections."""
+    """The same 16 workers and 20 pooled connections in all, however many processes share them,
+    so that the process count is the only change (4 processes with the defaults would also need
+    92 of PostgreSQL's 100 connections)."""
     return {
         "BOT_WORKERS": str(max(4, 16 // processes)),
         "BOT_DB_POOL_SIZE": str(max(5, 20 // processes)),

@@ -3,8 +3,9 @@
     python -m bench.sessions [--customers 500] [--rounds 4]
 
 Both paths go through ``bot.sessions.SessionStore`` as the inbox worker uses it: ``load``, a
-change, the save (``save_session()``, the SQL function the worker's ``finish_message()`` calls)
-inside a transaction on the worker's own connection, then ``cache`` after the commit. The only difference is the ``use_redis_sessions`` switch. The commit is timed but left
+change, the save (``save_session()``: the single-customer form of the upsert the worker's
+commit, ``finish_messages()``, runs for a round of customers) inside a transaction, then
+``cache`` after the commit. The only difference is the ``use_redis_sessions`` switch. The commit is timed but left
 out of the headline figure: the worker's transaction also marks the message done and queues the
 replies, so it commits whether or not a session was saved (both figures are printed). One task, no concurrency:
 the figure is the cost of the store, not queueing. Each mode has its own customers (sessions
@@ -51,7 +52,7 @@ def _cart() -> list[CartLine]:
     ]  # fmt: skip
 
 
-# What finish_message() runs for the session (sql/migrations/0010_turn_round_trips.sql).
+# The session upsert of a message's commit, for one customer (sql/migrations/0010 and 0012).
 _SAVE = "SELECT save_session($1, $2, $3::jsonb, $4::jsonb, $5)"
 
 

@@ -49,7 +49,7 @@ class KnownCustomer:
         self, *, wa_id: str | None, user_id: str | None, name: str | None
     ) -> CustomerRecord | None:
         """What touch_customer would return, if a message with this profile would change
-        nothing stored but its time (which finish_message() notes); else None."""
+        nothing stored but its time (which the message's commit notes); else None."""
         if name not in (None, self.name):
             return None
         # wa_id and user_id are kept once known: only filling one in changes the record.

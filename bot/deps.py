@@ -75,7 +75,7 @@ async def _keep_session_state(conn: asyncpg.Connection) -> None:
     """Skip asyncpg's per-release reset round trip (UNLISTEN, advisory unlock, RESET ALL).
 
     Pool connections never hold session state: advisory locks and LISTEN use dedicated
-    connections (the inbox workers and the config listener), never the pool.
+    connections (the turn desk and the config listener), never the pool.
     """
 
 

@@ -22,8 +22,8 @@ Body = dict[str, Any]
 # Defined in sql/migrations/0010_turn_round_trips.sql (processing enqueues with the rest).
 _ENQUEUE = "SELECT enqueue_replies($1, $2, $3, $4, $5)"
 
-# Defined in sql/migrations/0010_turn_round_trips.sql, where begin_turn and finish_message
-# return the same list.
+# Defined in sql/migrations/0010_turn_round_trips.sql; a turn's begin and its commits return
+# the same list (0012_turn_rounds.sql).
 _PENDING = "SELECT unsettled_replies($1, $2)"
 # Before a Graph API attempt; a row a status webhook settled meanwhile is left alone (false).
 # Defined in sql/migrations/0011_read_receipts_outside_outbox.sql.

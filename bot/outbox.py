@@ -74,7 +74,7 @@ class Outbox:
         return task
 
     async def flush(self, customer: str, replies: Sequence[PendingReply]) -> bool:
-        """Send the customer's unsettled ``replies`` (as begin_turn() or finish_message()
+        """Send the customer's unsettled ``replies`` (as a turn's begin or a message's commit
         returned them) in order; False if one must wait for a later turn. Raises if PostgreSQL
         fails (the worker reconnects)."""
         tried: set[int] = set()

@@ -87,7 +87,7 @@ class Settings:
     # Inbox workers in this process; 0 = acknowledge only (run `bot work` elsewhere).
     workers: int = 16
     # Largest asyncpg pool per process (pipeline queries, webhook inserts); see the README's
-    # connection budget: processes × (pool + workers + 2) must fit PostgreSQL's max_connections.
+    # connection budget: processes × (pool + 3) must fit PostgreSQL's max_connections.
     db_pool_size: int = 20
     inbox_poll_ms: int = 500
     max_attempts: int = 5

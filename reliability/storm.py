@@ -23,8 +23,7 @@ FULL = Size(deliveries=10_000, rate=150, settle_s=900)
 SHORT = Size(deliveries=1_000, rate=150, settle_s=120)
 DUPLICATE_SHARE = 0.3
 # Two instances (a concurrent redelivery reaches the other one), with the workers of one default
-# instance between them: each worker holds a PostgreSQL connection of its own, and two default
-# instances need about 80 connections, most of a default max_connections of 100.
+# instance between them.
 _TWO_HALF_INSTANCES = {"BOT_WORKERS": "8"}
 
 

@@ -278,7 +278,7 @@ async def test_a_status_arriving_between_attempts_stops_the_retries(
 
 
 async def _claimed(pool: asyncpg.Pool, *bodies: dict[str, Any]) -> list[PendingReply]:
-    """Stored the way finish_message() stores a processed message's replies, and returned."""
+    """Stored the way a message's commit stores a processed message's replies, and returned."""
     replies = reply_columns("k", bodies, claim=True)
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT enqueue_replies($1, $2, $3, $4, $5)", CUSTOMER, *replies)
