@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -31,6 +32,9 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from bench.common import Row
 from bot import keys
 from bot.ratelimit import RateLimiter, TierLimits
+
+# Every check is another message (the limiter answers a repeated one as it did the first time).
+MESSAGE_IDS = (f"wamid.RL{n}" for n in itertools.count())
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
 # The seeded vip tier: the loosest, so most benchmark traffic is admitted (the costlier path).
@@ -93,7 +97,7 @@ async def _run(redis_url: str, seconds: float, concurrency: int) -> dict[str, An
         noop = client.register_script("return 1")
 
         async def check_ours(customer: str) -> bool:
-            decision = await ours.check(customer, VIP)
+            decision = await ours.check(customer, next(MESSAGE_IDS), VIP)
             if decision.degraded:
                 raise RuntimeError("Redis failed during the benchmark")
             return decision.allowed

@@ -90,10 +90,10 @@ def _retry_ms(prev: int, cur: int, limit: int, size: int, elapsed: int) -> int:
     return max(1, math.ceil(retry))
 
 
-def _script_args(limits: TierLimits) -> list[int]:
-    """ratelimit.lua's ARGV: window_ms, limit for every window."""
+def _script_args(message_id: str, limits: TierLimits) -> list[str | int]:
+    """ratelimit.lua's ARGV: the message id, then window_ms, limit for every window."""
     pairs = zip(WINDOWS, limits.limits(), strict=True)
-    return [n for (_, size), limit in pairs for n in (size, limit)]
+    return [message_id, *(n for (_, size), limit in pairs for n in (size, limit))]
 
 
 def _monotonic_ms() -> int:
@@ -173,11 +173,13 @@ class RateLimiter:
         self._outage_since: float | None = None
         self._next_try = 0.0
 
-    async def check(self, customer: str, limits: TierLimits) -> Decision:
-        """Count one inbound message, or refuse it without counting it in any window."""
+    async def check(self, customer: str, message_id: str, limits: TierLimits) -> Decision:
+        """Count one inbound message, or refuse it without counting it in any window. The same
+        message checked again (processed again after a crash) gets the same decision, uncounted;
+        in memory (Redis down) it is counted again."""
         if self._outage_since is not None and time.monotonic() < self._next_try:
             return self._memory.check(customer, limits)
-        args = _script_args(limits)
+        args = _script_args(message_id, limits)
         try:
             async with asyncio.timeout(self._timeout_s):
                 reply = await self._script(keys=[keys.rate_limit(customer)], args=args)

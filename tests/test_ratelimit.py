@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import socket
@@ -16,14 +17,17 @@ import redis.asyncio as aioredis
 from bot import keys
 from bot.ratelimit import WINDOWS, RateLimiter, TierLimits, _Memory, load_tier_limits
 
+# Every check is another message (the limiter answers a repeated one as it did the first time).
+MESSAGE_IDS = (f"wamid.RL{n}" for n in itertools.count())
+
 NEW = TierLimits(per_minute=5, per_hour=60, per_day=500, burst=10)
 ROOMY = 1_000_000  # a limit no test reaches
 DAY = 86_400_000
 
 
 def _counters(fields: Mapping[Any, Any]) -> dict[str, int]:
-    """The hash's message counters, without the notice markers."""
-    return {k.decode(): int(v) for k, v in fields.items() if not k.startswith(b"n:")}
+    """The hash's message counters, without the notice markers and the last message's answer."""
+    return {k.decode(): int(v) for k, v in fields.items() if not k.startswith((b"n:", b"m"))}
 
 
 async def _server_ms(client: aioredis.Redis) -> int:
@@ -33,7 +37,7 @@ async def _server_ms(client: aioredis.Redis) -> int:
 
 async def _send(limiter: RateLimiter, customer: str, limits: TierLimits, n: int) -> None:
     for _ in range(n):
-        assert (await limiter.check(customer, limits)).allowed
+        assert (await limiter.check(customer, next(MESSAGE_IDS), limits)).allowed
 
 
 def _closed_port() -> int:
@@ -71,7 +75,7 @@ async def test_sixth_message_in_a_minute_is_refused_without_charging_any_window(
         per_window[field.split(":")[0]] += count
     assert per_window == {str(size): 5 for _, size in WINDOWS}
 
-    decision = await limiter.check("5491100000001", new)
+    decision = await limiter.check("5491100000001", next(MESSAGE_IDS), new)
 
     assert not decision.allowed and not decision.degraded
     assert decision.window == "minute"
@@ -87,7 +91,7 @@ async def test_all_or_nothing_when_only_the_hour_is_full(redis_client: aioredis.
     await _send(limiter, "c-hour", limits, 3)
     before = _counters(await redis_client.hgetall(keys.rate_limit("c-hour")))
 
-    refused = [await limiter.check("c-hour", limits) for _ in range(3)]
+    refused = [await limiter.check("c-hour", next(MESSAGE_IDS), limits) for _ in range(3)]
 
     assert [d.window for d in refused] == ["hour"] * 3
     assert [d.notify for d in refused] == [True, False, False]
@@ -99,7 +103,7 @@ async def test_the_most_restrictive_window_is_reported(redis_client: aioredis.Re
     limits = TierLimits(per_minute=2, per_hour=2, per_day=100, burst=2)
     limiter = RateLimiter(redis_client)
     await _send(limiter, "c-three", limits, 2)
-    decision = await limiter.check("c-three", limits)
+    decision = await limiter.check("c-three", next(MESSAGE_IDS), limits)
     # Burst, minute and hour are all full; the hour bucket takes longest to drain.
     assert decision.window == "hour"
     assert decision.retry_after_ms > 60_000
@@ -111,24 +115,48 @@ async def test_tiers_differ_and_customers_are_isolated(
     tiers = await load_tier_limits(pg_pool)
     limiter = RateLimiter(redis_client)
     decisions = await asyncio.gather(
-        *(limiter.check(f"c-{tier}", limits) for tier, limits in tiers.items() for _ in range(25))
+        *(
+            limiter.check(f"c-{tier}", next(MESSAGE_IDS), limits)
+            for tier, limits in tiers.items()
+            for _ in range(25)
+        )
     )
     allowed = {
         tier: sum(d.allowed for d in decisions[i * 25 : i * 25 + 25])
         for i, tier in enumerate(tiers)
     }
     assert allowed == {"new": 5, "regular": 10, "vip": 20}
-    assert (await limiter.check("c-other", tiers["new"])).allowed
+    assert (await limiter.check("c-other", next(MESSAGE_IDS), tiers["new"])).allowed
 
 
 async def test_one_tagged_hash_per_customer_that_outlives_two_days(
     redis_client: aioredis.Redis,
 ) -> None:
-    await RateLimiter(redis_client).check("5491100000002", NEW)
+    await RateLimiter(redis_client).check("5491100000002", next(MESSAGE_IDS), NEW)
     assert keys.rate_limit("5491100000002") == "wbot:rl:{5491100000002}"
     assert await redis_client.type(keys.rate_limit("5491100000002")) == b"hash"
     ttl = await redis_client.pttl(keys.rate_limit("5491100000002"))
     assert 2 * DAY - 5_000 <= ttl <= 2 * DAY
+
+
+async def test_a_message_checked_again_gets_the_same_answer_uncounted(
+    redis_client: aioredis.Redis,
+) -> None:
+    limits = TierLimits(per_minute=100, per_hour=2, per_day=100, burst=100)
+    limiter = RateLimiter(redis_client)
+    key = keys.rate_limit("c-again")
+    first = await limiter.check("c-again", "wamid.A", limits)
+    counted = _counters(await redis_client.hgetall(key))
+    # Processed again (its first run crashed after the check): neither counted nor refused.
+    assert await limiter.check("c-again", "wamid.A", limits) == first
+    assert _counters(await redis_client.hgetall(key)) == counted
+    assert (await limiter.check("c-again", "wamid.B", limits)).allowed  # the hour's second
+    refused = await limiter.check("c-again", "wamid.C", limits)
+    assert not refused.allowed and refused.notify
+    # The refusal, notice included, is the answer again: its reply is stored under the same key.
+    again = await limiter.check("c-again", "wamid.C", limits)
+    assert (again.allowed, again.window, again.notify) == (False, "hour", True)
+    assert not (await limiter.check("c-again", "wamid.D", limits)).notify  # once per window
 
 
 async def test_buckets_older_than_the_previous_one_are_deleted(
@@ -140,11 +168,11 @@ async def test_buckets_older_than_the_previous_one_are_deleted(
     await redis_client.hset(key, mapping={field: 3 for field in stale})
     await redis_client.hset(key, f"60000:{minute - 1}", 1)
 
-    await RateLimiter(redis_client).check("c-stale", NEW)
+    await RateLimiter(redis_client).check("c-stale", next(MESSAGE_IDS), NEW)
 
     fields = set(_counters(await redis_client.hgetall(key)))
     assert fields.isdisjoint(stale)
-    assert await redis_client.hlen(key) == len(fields)  # and no notice marker either
+    assert await redis_client.hlen(key) == len(fields) + 1  # no notice marker; the answer kept
     assert f"60000:{minute - 1}" in fields
 
 
@@ -160,7 +188,7 @@ async def test_previous_bucket_counts_by_its_overlap_with_the_window(
     # Yesterday's messages still weigh ~150 now: refused until they have decayed to 99.
     heavy = math.ceil(150 / weight)
     await redis_client.hset(keys.rate_limit("c-heavy"), f"{DAY}:{day - 1}", heavy)
-    decision = await limiter.check("c-heavy", limits)
+    decision = await limiter.check("c-heavy", next(MESSAGE_IDS), limits)
     assert decision.window == "day"
     expected = DAY - 99 * DAY / heavy - elapsed
     assert expected - 1_000 <= decision.retry_after_ms <= expected + 1
@@ -168,13 +196,13 @@ async def test_previous_bucket_counts_by_its_overlap_with_the_window(
     # ~50 left from yesterday: room for more today, and today's bucket counts it.
     light = math.floor(50 / weight)
     await redis_client.hset(keys.rate_limit("c-light"), f"{DAY}:{day - 1}", light)
-    assert (await limiter.check("c-light", limits)).allowed
+    assert (await limiter.check("c-light", next(MESSAGE_IDS), limits)).allowed
     today = await redis_client.hget(keys.rate_limit("c-light"), f"{DAY}:{day}")
     assert today == b"1"
 
     # Today's bucket full: only tomorrow's, once today's 100 have decayed to 99, admits more.
     await redis_client.hset(keys.rate_limit("c-full"), f"{DAY}:{day}", 100)
-    decision = await limiter.check("c-full", limits)
+    decision = await limiter.check("c-full", next(MESSAGE_IDS), limits)
     expected = DAY - elapsed + DAY / 100
     assert expected - 1_000 <= decision.retry_after_ms <= expected + 1
 
@@ -183,7 +211,7 @@ async def test_an_active_customer_costs_little_memory(redis_client: aioredis.Red
     key = keys.rate_limit("5491100000003")
     limiter = RateLimiter(redis_client)
     await _send(limiter, "5491100000003", NEW, 5)
-    assert not (await limiter.check("5491100000003", NEW)).allowed
+    assert not (await limiter.check("5491100000003", next(MESSAGE_IDS), NEW)).allowed
     fresh = await redis_client.memory_usage(key)
     # The steady state: every window also has a previous bucket.
     now = await _server_ms(redis_client)
@@ -196,12 +224,12 @@ async def test_an_active_customer_costs_little_memory(redis_client: aioredis.Red
 
 async def test_script_is_reloaded_after_script_flush(redis_client: aioredis.Redis) -> None:
     limiter = RateLimiter(redis_client)
-    await limiter.check("c-flush", NEW)
+    await limiter.check("c-flush", next(MESSAGE_IDS), NEW)
     await redis_client.script_flush()
     sha = limiter._script.sha
     assert await redis_client.script_exists(sha) == [False]
 
-    decision = await limiter.check("c-flush", NEW)
+    decision = await limiter.check("c-flush", next(MESSAGE_IDS), NEW)
 
     assert decision.allowed and not decision.degraded
     assert await redis_client.script_exists(sha) == [True]
@@ -211,7 +239,9 @@ async def test_script_is_reloaded_after_script_flush(redis_client: aioredis.Redi
 async def test_concurrent_checks_admit_exactly_the_limit(redis_client: aioredis.Redis) -> None:
     limiter = RateLimiter(redis_client)
     limits = TierLimits(per_minute=5, per_hour=ROOMY, per_day=ROOMY, burst=ROOMY)
-    decisions = await asyncio.gather(*(limiter.check("c-rush", limits) for _ in range(50)))
+    decisions = await asyncio.gather(
+        *(limiter.check("c-rush", next(MESSAGE_IDS), limits) for _ in range(50))
+    )
     assert sum(d.allowed for d in decisions) == 5
     assert sum(d.notify for d in decisions) == 1
     assert not any(d.degraded for d in decisions)
@@ -222,7 +252,9 @@ async def test_redis_down_limits_in_memory(caplog: pytest.LogCaptureFixture) -> 
     limiter = RateLimiter(client, timeout_s=0.2)
     try:
         with caplog.at_level(logging.WARNING, logger="bot.ratelimit"):
-            decisions = [await limiter.check("5491100000004", NEW) for _ in range(7)]
+            decisions = [
+                await limiter.check("5491100000004", next(MESSAGE_IDS), NEW) for _ in range(7)
+            ]
     finally:
         await client.aclose()
     assert all(d.degraded for d in decisions)
@@ -297,14 +329,14 @@ async def test_outage_and_recovery_are_logged_once(
     limiter = RateLimiter(client, timeout_s=0.2, redis_retry_s=0.05)
     try:
         with caplog.at_level(logging.INFO, logger="bot.ratelimit"):
-            assert not (await limiter.check("c-outage", NEW)).degraded
+            assert not (await limiter.check("c-outage", next(MESSAGE_IDS), NEW)).degraded
             relay.cut(True)
-            during = [await limiter.check("c-outage", NEW) for _ in range(3)]
+            during = [await limiter.check("c-outage", next(MESSAGE_IDS), NEW) for _ in range(3)]
             await asyncio.sleep(0.06)
-            during.append(await limiter.check("c-outage", NEW))
+            during.append(await limiter.check("c-outage", next(MESSAGE_IDS), NEW))
             relay.cut(False)
             await asyncio.sleep(0.06)
-            after = await limiter.check("c-outage", NEW)
+            after = await limiter.check("c-outage", next(MESSAGE_IDS), NEW)
     finally:
         await client.aclose()
     assert all(d.degraded and d.allowed for d in during)

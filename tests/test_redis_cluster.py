@@ -30,6 +30,9 @@ from bot.whatsapp.view import body_kind, body_text
 from tests import fake_ai
 from tests.servers import RedisCluster3, free_port
 
+# Every check is another message (the limiter answers a repeated one as it did the first time).
+MESSAGE_IDS = (f"wamid.RL{n}" for n in itertools.count())
+
 KEY_ENV = "WBOT_SCALE_TEST_AI_KEY"
 # Breaker keys carry the provider name: a unique one keeps concurrent runs on db 15 apart.
 AI = f"scale-{uuid.uuid4().hex[:8]}"
@@ -182,14 +185,14 @@ async def test_scripts_survive_script_flush_on_every_node(cluster_client: RedisC
     )
     for _ in range(2):  # the second round runs after SCRIPT FLUSH: NOSCRIPT, then reload
         for customer in customers:
-            decision = await limiter.check(customer, tier)
+            decision = await limiter.check(customer, next(MESSAGE_IDS), tier)
             assert not decision.degraded
         permit = await breaker.allow()
         assert permit.kind == "allowed" and not permit.local
         await cluster_client.script_flush()
     nodes = {node_port(cluster_client, keys.rate_limit(c)) for c in customers}
     assert len(nodes) == 3
-    refused = await limiter.check(customers[0], tier)
+    refused = await limiter.check(customers[0], next(MESSAGE_IDS), tier)
     assert not refused.allowed and refused.window == "minute" and refused.notify
 
     for _ in range(2):
@@ -254,7 +257,7 @@ async def test_unreachable_cluster_means_the_fallbacks() -> None:
         with pytest.raises(RedisError):  # redis-py alone: RedisClusterException, no RedisError
             await client.get(keys.session("5491100000750"))
         tier = TierLimits(per_minute=5, per_hour=60, per_day=500, burst=10)
-        decision = await RateLimiter(client).check("5491100000750", tier)
+        decision = await RateLimiter(client).check("5491100000750", next(MESSAGE_IDS), tier)
         assert decision.allowed and decision.degraded
     finally:
         await client.aclose()

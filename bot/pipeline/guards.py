@@ -31,7 +31,7 @@ async def check_rate_limit(ctx: Context, call_next: Handler) -> None:
     if not deps.config.flag("rate_limiting_enabled") or (reply is not None and reply.kind in _TAPS):
         await call_next(ctx)
         return
-    decision = await deps.limiter.check(ctx.customer, deps.tier_limits(ctx.tier))
+    decision = await deps.limiter.check(ctx.customer, ctx.message.id, deps.tier_limits(ctx.tier))
     if decision.allowed:
         await call_next(ctx)
         return
