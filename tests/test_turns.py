@@ -3,6 +3,8 @@ messages, the customer's record); the lock holds against other instances until r
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 
 from bot.botlink import InProcessLink
@@ -115,3 +117,18 @@ async def test_returning_customers_are_kept_current(bot: InProcessLink) -> None:
     await bot.post(renamed.says("hola otra vez"))  # a new profile name is stored
     await bot.replies()
     assert await bot.deps.pool.fetchval("SELECT name FROM customers") == "Ana María"
+
+
+async def test_a_begin_whose_worker_was_cancelled_releases_the_customer(
+    database_url: str,
+) -> None:
+    desk, other = TurnDesk(database_url, grace_s=20), TurnDesk(database_url, grace_s=20)
+    try:
+        waiting = asyncio.create_task(desk.begin(CUSTOMER))
+        await asyncio.sleep(0)  # asked; the round trip has not come back
+        waiting.cancel()
+        await desk.begin("5491100000932")  # the next round trip carries the release
+        assert await other.begin(CUSTOMER) is not None
+    finally:
+        await desk.aclose()
+        await other.aclose()
