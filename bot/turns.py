@@ -56,8 +56,8 @@ class RoundRefused(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Finish:
-    """A processed message's outcome, committed in one subtransaction: the session (state None:
-    none to save), the replies (claimed: sent by the caller right after), and ``done``."""
+    """A processed message's outcome, committed together: the session (state None: none to
+    save), the replies (claimed: sent by the caller right after), and ``done``."""
 
     message_id: int
     rate_limited: bool
@@ -178,6 +178,10 @@ class TurnDesk:
                 [customer for customer, _ in begins], self._grace_s, self._limit,
                 *outcome_columns([outcome for outcomes, _ in records for outcome in outcomes]),
             )  # fmt: skip
+        except asyncio.CancelledError:  # closing: nobody would settle these otherwise
+            for waiting in (finishes, begins, records):
+                _fail(waiting, TurnLost("the turn desk closed"))
+            raise
         except Exception as exc:
             # Whatever failed, locks may have been taken or released before it did (advisory
             # locks ignore rollbacks): only a new connection knows for sure which it holds.
