@@ -97,6 +97,8 @@ def _record(ctx: Context, seconds: float) -> None:
     source = ctx.intent.source if ctx.intent is not None else "none"
     kind = message_type(ctx.message.type)
     MESSAGES.labels(kind, intent, source).inc()
+    if not log.isEnabledFor(logging.INFO):
+        return  # the line below costs more than the message's other bookkeeping
     log.info(
         "message processed",
         extra={

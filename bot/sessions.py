@@ -163,11 +163,10 @@ class SessionStore:
         )
 
     def columns(self, session: Session) -> tuple[str, str, str, float]:
-        """State, cart, context (JSON) and TTL as save_session() in
-        sql/migrations/0010_turn_round_trips.sql takes them; call ``cache`` after the commit."""
-        data = orjson.loads(session.to_bytes())
-        cart, context = orjson.dumps(data["cart"]).decode(), orjson.dumps(data["context"]).decode()
-        return session.state, cart, context, float(self.ttl_s)
+        """State, cart, context (JSON) and TTL as a message's commit stores them
+        (sql/migrations/0012_turn_rounds.sql); call ``cache`` after the commit."""
+        cart = orjson.dumps([line.as_json() for line in session.cart]).decode()
+        return session.state, cart, orjson.dumps(session.context).decode(), float(self.ttl_s)
 
     async def cache(self, session: Session) -> None:
         key = keys.session(session.customer)
