@@ -108,6 +108,7 @@ async def test_a_lost_connection_ends_its_turns(
         assert await other.begin(CUSTOMER) is None
         await pg_pool.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         )
         # The next round trip finds the connection gone: the lock went with it.
         with pytest.raises(STORAGE_DOWN):
