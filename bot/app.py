@@ -14,6 +14,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from bot import health, webhook
+from bot.cancellation import cancel_and_wait
 from bot.commerce.payment_webhook import stripe_webhook
 from bot.deps import Deps, build_deps
 from bot.housekeeping import housekeeping
@@ -66,10 +67,7 @@ async def running(
     try:
         yield deps
     finally:
-        if chores is not None:
-            chores.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await chores
+        await cancel_and_wait(chores)
         await deps.workers.stop()
         await deps.aclose()
 

@@ -1,10 +1,21 @@
-"""Cancellation that a client library reported as an error of its own."""
+"""Ending background tasks, and cancellation that a client library reported as an error of
+its own."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from typing import Any
 
-__all__ = ["raise_if_cancelling"]
+__all__ = ["cancel_and_wait", "raise_if_cancelling"]
+
+
+async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
+    """Cancel a background task (if any) and wait until it has ended."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def raise_if_cancelling(exc: BaseException) -> None:

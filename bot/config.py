@@ -18,6 +18,8 @@ from typing import Any
 import asyncpg
 import orjson
 
+from bot.cancellation import cancel_and_wait
+
 __all__ = ["CONFIG_KEYS", "ConfigError", "LiveConfig", "parse_value", "set_value"]
 
 log = logging.getLogger(__name__)
@@ -164,10 +166,7 @@ class LiveConfig:
         self._task = asyncio.create_task(self._follow(dsn, refresh_s), name="system-config")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _follow(self, dsn: str, refresh_s: float) -> None:
         while True:

@@ -8,7 +8,6 @@ arrival order within a process.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from bot.cancellation import cancel_and_wait
 from bot.customers import KnownCustomer
 from bot.whatsapp.events import StoredMessage
 
@@ -99,10 +99,7 @@ class InboxWriter:
         return [m for m in messages if m.id in new_ids]
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         while True:

@@ -16,7 +16,6 @@ connection starts a new epoch.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import TypeVar
 import asyncpg
 import orjson
 
+from bot.cancellation import cancel_and_wait
 from bot.customers import KnownCustomer
 from bot.inbox import PendingMessage
 from bot.outbound import PendingReply, outcome_columns, unsettled
@@ -133,11 +133,8 @@ class TurnDesk:
 
     async def aclose(self) -> None:
         """Stop; closing the connection frees every lock it holds."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         if self._conn is not None:
             self._conn.terminate()
             self._conn = None

@@ -15,7 +15,7 @@ import contextlib
 import logging
 from collections.abc import Iterator, Sequence
 
-from bot.cancellation import raise_if_cancelling
+from bot.cancellation import cancel_and_wait, raise_if_cancelling
 from bot.outbound import OutboundLog
 from bot.whatsapp.graph import SendResult, retryable
 
@@ -119,10 +119,7 @@ class Unrecorded:
 
     async def aclose(self, timeout_s: float = 5.0) -> None:
         """Stop retrying after one last attempt; what is still held is logged as an error."""
-        if self._retrier is not None:
-            self._retrier.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._retrier
+        await cancel_and_wait(self._retrier)
         if self._held:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout_s):

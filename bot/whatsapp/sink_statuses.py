@@ -9,7 +9,6 @@ restarted after a kill -9 learns this way which replies its predecessor got out.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import time
@@ -20,6 +19,7 @@ from typing import Any
 import httpx
 import orjson
 
+from bot.cancellation import cancel_and_wait
 from bot.webhook import signature_for
 
 __all__ = ["StatusWebhooks"]
@@ -91,11 +91,8 @@ class StatusWebhooks:
         return response.status_code == 200
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
 
 def _webhook_body(batch: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
