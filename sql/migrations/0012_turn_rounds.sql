@@ -2,9 +2,8 @@
 -- (bot/turns.py): the connection holds every customer lock the process's workers have, and one
 -- call of turn_round() releases the customers whose turns ended, commits the messages whose
 -- processing ended, records the Graph API's answers to the replies sent, and takes the customers
--- whose turns begin. On this stack a round trip costs
--- more CPU than the statement it carries, on both sides, and a commit flushes the WAL once for
--- the whole round.
+-- whose turns begin. On this stack a round trip costs more CPU than the statement it carries,
+-- on both sides, and a commit flushes the WAL once for the whole round.
 --
 -- Order within a round: the released customers' work was committed by earlier rounds (a worker
 -- releases only after its last commit came back), so releasing first hands other instances only
@@ -18,10 +17,10 @@
 --
 -- The answers are recorded in a subtransaction too, all or none (record_replies in 0010).
 --
--- Finish n's replies are p_keys[p_first[n] : p_first[n] + p_count[n] - 1] (and the same slice of
--- p_kinds, p_bodies and p_claims). Rows come back as kind 'finish' (n, replies or error) and
--- kind 'begin' (n, locked, replies, messages, known), n counting from 1 in each kind, and one
--- row of kind 'record' if there were answers (error NULL if they were recorded).
+-- Rows come back as kind 'finish' (n, replies or error) and kind 'begin' (n, locked, replies,
+-- messages, known), n counting from 1 in each kind, and one row of kind 'record' if there were
+-- answers (error NULL if they were recorded).
+
 -- Sessions, replies and `done` for several messages of distinct customers. Finish i's replies
 -- are p_keys[p_first[i] : p_first[i] + p_count[i] - 1] (the same slice of p_kinds, p_bodies,
 -- p_claims), stored in order; a claimed one is stored `sending` (its worker sends it now).
