@@ -135,10 +135,7 @@ class TurnDesk:
         """Stop; closing the connection frees every lock it holds."""
         await cancel_and_wait(self._task)
         self._task = None
-        if self._conn is not None:
-            self._conn.terminate()
-            self._conn = None
-        self._epoch += 1
+        self._end_connection()
         closed = TurnLost("the turn desk closed")
         for waiting in (self._finishes, self._begins, self._records):
             _fail(waiting, closed)
@@ -196,13 +193,18 @@ class TurnDesk:
                 customer, future = begins[row["n"] - 1]
                 self._settle_begin(customer, future, row)
 
-    def _drop(self, exc: BaseException) -> None:
-        """Give up the connection and its locks: the turns begun on it are over."""
+    def _end_connection(self) -> None:
+        """Close the connection, which frees its locks: the turns begun on it are over."""
         if self._conn is not None:
             self._conn.terminate()
             self._conn = None
-            log.warning("turn desk lost its connection: %s", exc)
         self._epoch += 1
+
+    def _drop(self, exc: BaseException) -> None:
+        """Give up the connection after a failed round trip."""
+        if self._conn is not None:
+            log.warning("turn desk lost its connection: %s", exc)
+        self._end_connection()
         # Begins and records wait for the next connection.
         _fail(self._finishes, TurnLost(f"the connection holding the locks was lost: {exc}"))
         self._releases, self._finishes = [], []
